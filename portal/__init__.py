@@ -1,0 +1,5 @@
+"""Portail des offres MSSanté."""
+
+from portal.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,143 @@
+"""Database engine, sessions and the column types every domain shares.
+
+Views get the request's session with :func:`get_session`; services receive a session as an
+argument; jobs and commands open one with :func:`session_scope`. The schema itself is only
+ever created by Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel
+
+from portal.config import Settings
+
+# Named constraints keep migrations identical on SQLite (batch mode) and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite forgets zones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def created_at_field() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def timestamp_field(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def json_field(default_factory: Callable[[], Any] = dict) -> Any:
+    return Field(default_factory=default_factory, sa_type=sa.JSON, nullable=False)
+
+
+def text_field(*, nullable: bool = True, default: str | None = None) -> Any:
+    return Field(default=default, sa_type=sa.Text, nullable=nullable)
+
+
+class Database:
+    """The engine and session factory of one application."""
+
+    def __init__(self, settings: Settings):
+        self.engine = create_engine(settings.database_url)
+        self.session_factory: Callable[[], Session] = lambda: Session(
+            self.engine, expire_on_commit=False
+        )
+
+
+def create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite opens transactions itself and breaks SAVEPOINT; let SQLAlchemy do it.
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets the web process read while a worker writes; foreign keys are off by default.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    if settings.database_url.startswith("sqlite:///"):
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    app.extensions["portal_db"] = Database(settings)
+    app.teardown_appcontext(_close_session)
+
+
+def database(app: Flask | None = None) -> Database:
+    return (app or current_app).extensions["portal_db"]
+
+
+def get_session() -> Session:
+    """The session of the current request (or app context), opened on first use."""
+    if "db_session" not in g:
+        g.db_session = database().session_factory()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+@contextlib.contextmanager
+def session_scope(app: Flask | None = None) -> Iterator[Session]:
+    """A session for a job or a command: committed on success, rolled back on error."""
+    session = database(app).session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def import_all_models() -> type[SQLModel]:
+    """Import every domain's models so that SQLModel.metadata knows the whole schema."""
+    from portal import models  # noqa: F401
+
+    return SQLModel
