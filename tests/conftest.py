@@ -44,6 +44,7 @@ def fresh_postgres_database(url: str, name: str | None) -> str:
         engine.dispose()
         return url
     server = sa.engine.make_url(url)
+    name = f"{server.database}_{name}"  # stays apart from other checkouts' test databases
     engine = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

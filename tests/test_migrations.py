@@ -26,7 +26,7 @@ def test_upgrade_head_matches_the_models(settings):
 
 
 def test_downgrade_to_base_and_upgrade_again(tmp_path):
-    url = migrated_database_url(tmp_path, name="test_migrations_roundtrip")
+    url = migrated_database_url(tmp_path, name="roundtrip")
     config = alembic_config(url)
     command.downgrade(config, "base")
     engine = create_engine(url)
