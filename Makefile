@@ -1,5 +1,6 @@
 # Two commands for people: `make run` and `make test`. Everything else is a step of those.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,8 +21,9 @@ install: $(STAMP) $(NPM_STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo 'Installing Python dependencies into $(VENV) (log: $(VENV)/pip.log)'
+	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	@$(BIN)/python -m pip install -e '.[dev]' >> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 
 # The DSFR's own preinstall script expects a project generator; we only serve its dist/ files.
@@ -30,7 +32,7 @@ $(NPM_STAMP): package.json package-lock.json
 	@touch $@
 
 translations: install
-	@$(BIN)/pybabel compile --quiet -d portal/translations
+	@$(BIN)/pybabel compile -d portal/translations > /dev/null 2>$(VENV)/babel.log || { cat $(VENV)/babel.log; exit 1; }
 
 messages: install ## Extract new strings and update the catalogues
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --no-location --sort-output --ignore-dirs=".venv node_modules" -o portal/translations/messages.pot .
