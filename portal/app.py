@@ -28,7 +28,8 @@ def create_app(
     settings = settings or load_settings()
     if overrides:
         settings = settings.with_overrides(**overrides)
-    logs.configure_logging(logging.DEBUG if settings.portal_env == "development" else logging.INFO)
+    development = settings.portal_env == "development"
+    logs.configure_logging(logging.INFO, readable=development)
 
     app = Flask(
         "portal",

@@ -32,12 +32,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+class ReadableFormatter(logging.Formatter):
+    """One short line per record, for a developer's terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+
+
+def configure_logging(level: int = logging.INFO, *, readable: bool = False) -> None:
+    """JSON lines for machines (test, production); short text lines in development."""
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+    if any(getattr(h, "_portal", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler._portal = True  # type: ignore[attr-defined]
+    handler.setFormatter(ReadableFormatter() if readable else JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
 
