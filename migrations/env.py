@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
+import sqlalchemy
 from alembic import context
 
 from portal.config import load_settings
@@ -49,7 +50,16 @@ def run_migrations_online() -> None:
 
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
-    with engine.connect() as connection:
+    try:
+        connection = engine.connect()
+    except sqlalchemy.exc.OperationalError as error:
+        where = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+        reason = str(error.orig).strip().splitlines()[0]
+        raise SystemExit(
+            f"Cannot migrate {where}: the database does not answer ({reason}). "
+            "Start it, or fix DATABASE_URL."
+        ) from None
+    with connection:
         _run(connection)
     engine.dispose()
 

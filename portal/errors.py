@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
-
-log = logging.getLogger(__name__)
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -82,5 +78,5 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def _internal(error: InternalServerError):
-        log.error("unhandled error", exc_info=error.original_exception or error)
+        # Flask has already logged the exception with its traceback (app.log_exception).
         return render_error(500)

@@ -35,3 +35,22 @@ def test_downgrade_to_base_and_upgrade_again(tmp_path):
     assert tables == set()
     command.upgrade(config, "head")
     assert _differences(url) == []
+
+
+def test_an_unreachable_database_gives_one_clear_line():
+    import subprocess
+    import sys
+
+    from portal.config import PROJECT_ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=PROJECT_ROOT,
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "Cannot migrate postgresql+psycopg://nobody@127.0.0.1:9/none" in result.stderr

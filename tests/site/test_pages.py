@@ -110,3 +110,20 @@ def test_dsfr_assets_are_served_from_the_npm_package(client):
     response = client.get("/static/dsfr/dsfr.min.css")
     assert response.status_code == 200
     assert b".fr-header" in response.data
+
+
+def test_an_unexpected_error_shows_the_500_page_and_is_logged(settings, caplog):
+    from portal.app import create_app
+
+    app = create_app(settings)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/_test_boom")
+    def _boom():
+        raise RuntimeError("boom")
+
+    response = app.test_client().get("/_test_boom")
+    assert response.status_code == 500
+    assert "Erreur inattendue" in response.get_data(as_text=True)
+    assert "RuntimeError" not in response.get_data(as_text=True)
+    assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
