@@ -17,6 +17,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 ENVIRONMENTS = ("development", "test", "production")
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-never-use-in-production"  # noqa: S105
+DEFAULT_MAIL_FROM = "Portail des offres MSSanté <ne-pas-repondre@portail-mssante.invalid>"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+DEFAULT_JOB_RETRY_BACKOFF = (5, 30, 120, 600, 1800)
+JOB_RUNNERS = ("rq", "thread", "manual")
 
 
 class ConfigError(SystemExit):
@@ -41,6 +45,12 @@ class Settings:
     psc_client_secret: str | None = None
     psc_metadata_url: str | None = None
     mail_url: str | None = None
+    mail_from: str = DEFAULT_MAIL_FROM
+    public_url: str = DEFAULT_PUBLIC_URL
+    # Seconds to wait before each retry of a job that failed for a reason that may pass.
+    job_retry_backoff: tuple[int, ...] | None = None
+    # "rq", "thread" or "manual"; derived from REDIS_URL and PORTAL_ENV when not set.
+    job_runner: str | None = None
     instance_dir: Path = INSTANCE_DIR
     # Derived, never read from the environment.
     extra: Mapping[str, object] = field(default_factory=dict)
@@ -60,6 +70,27 @@ class Settings:
     @property
     def mail_dir(self) -> Path:
         return self.instance_dir / "mail"
+
+    @property
+    def retry_backoff(self) -> tuple[int, ...]:
+        """Delays between retries of a job; immediate retries in tests unless set."""
+        if self.job_retry_backoff is not None:
+            return self.job_retry_backoff
+        return (0, 0, 0, 0, 0) if self.portal_env == "test" else DEFAULT_JOB_RETRY_BACKOFF
+
+    @property
+    def queue_runner(self) -> str:
+        """Who runs background jobs: rq (REDIS_URL set), a background thread, or the tests.
+
+        Without Redis, development runs jobs in a thread of the web process after the commit
+        that enqueued them; the test suite runs them itself (``portal.queue.drain``) so that
+        a test decides when background work happens.
+        """
+        if self.job_runner:
+            return self.job_runner
+        if self.redis_url:
+            return "rq"
+        return "manual" if self.portal_env == "test" else "thread"
 
     def with_overrides(self, **overrides: object) -> Settings:
         known = {f.name for f in fields(self)}
@@ -82,6 +113,9 @@ _ENV_NAMES = {
     "psc_client_secret": "PSC_CLIENT_SECRET",
     "psc_metadata_url": "PSC_METADATA_URL",
     "mail_url": "MAIL_URL",
+    "mail_from": "MAIL_FROM",
+    "public_url": "PUBLIC_URL",
+    "job_retry_backoff": "JOB_RETRY_BACKOFF",
 }
 
 
@@ -96,11 +130,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for attribute, name in _ENV_NAMES.items():
         raw = environ.get(name, "").strip()
         if raw:
-            values[attribute] = raw
+            values[attribute] = _parse_backoff(raw) if attribute == "job_retry_backoff" else raw
     settings = Settings(**values)  # type: ignore[arg-type]
     if not settings.database_url:
         settings = replace(settings, database_url=default_database_url(settings.instance_dir))
     return _validated(settings, explicit=set(values))
+
+
+def _parse_backoff(raw: str) -> tuple[int, ...]:
+    try:
+        delays = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        delays = ()
+    if not delays or any(delay < 0 for delay in delays):
+        raise ConfigError(
+            "JOB_RETRY_BACKOFF",
+            f"is not a list of seconds ({raw!r})",
+            "Use comma-separated whole numbers of seconds, such as 5,30,120.",
+        )
+    return delays
 
 
 def _validated(settings: Settings, explicit: set[str] | None = None) -> Settings:
@@ -115,6 +163,11 @@ def _validated(settings: Settings, explicit: set[str] | None = None) -> Settings
     _check_url("MAIL_URL", settings.mail_url, ("smtp", "smtps"))
     _check_url("STRIPE_API_BASE", settings.stripe_api_base, ("http", "https"))
     _check_url("PSC_METADATA_URL", settings.psc_metadata_url, ("http", "https"))
+    _check_url("PUBLIC_URL", settings.public_url, ("http", "https"))
+    if settings.job_runner is not None and settings.job_runner not in JOB_RUNNERS:
+        raise ConfigError("job_runner", f"is {settings.job_runner!r}", "Use rq, thread or manual.")
+    if settings.job_runner == "rq" and not settings.redis_url:
+        raise ConfigError("REDIS_URL", "is not set", "Set REDIS_URL to run jobs with rq.")
     if bool(settings.stripe_secret_key) != bool(settings.stripe_publishable_key):
         missing = "STRIPE_PUBLISHABLE_KEY" if settings.stripe_secret_key else "STRIPE_SECRET_KEY"
         raise ConfigError(
@@ -178,6 +231,12 @@ def _refuse_development_defaults(settings: Settings, explicit: set[str] | None) 
             "MAIL_URL",
             "is not set in production",
             "Point it at the SMTP relay (smtp://host:port).",
+        )
+    if settings.public_url == DEFAULT_PUBLIC_URL:
+        raise ConfigError(
+            "PUBLIC_URL",
+            "is not set in production",
+            "Set it to the portal's public address (https://…), used in links sent by e-mail.",
         )
     for name in ("psc_client_id", "psc_client_secret", "psc_metadata_url"):
         if not getattr(settings, name):

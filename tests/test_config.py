@@ -17,6 +17,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql://portal@db.internal/portal",
     "REDIS_URL": "redis://cache.internal:6379/0",
     "MAIL_URL": "smtp://relay.internal:25",
+    "PUBLIC_URL": "https://portail-mssante.example.org",
     "PSC_CLIENT_ID": "portal",
     "PSC_CLIENT_SECRET": "secret",
     "PSC_METADATA_URL": "https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet/"

@@ -1,0 +1,170 @@
+"""Write e-mails to the outbox and send them.
+
+Contract used by every domain (identity for invitations and password resets, provisioning for
+"your mailbox is ready")::
+
+    queue_email(session, to="a@b.fr", template="mailbox_ready",
+                context={...}, locale="fr", dedup_key="mailbox-ready:42")
+
+- ``template`` names three files under ``templates/mail/``: ``<name>.subject.txt`` (one line),
+  ``<name>.txt`` (plain text) and ``<name>.html`` (HTML, extending ``mail/base.html``). They are
+  written with French msgids in ``_()`` like every template, and rendered in ``locale`` (``fr``
+  or ``en``) when the message is queued, so the outbox holds exactly what is sent.
+- ``context`` holds plain values (strings, numbers); ``public_url`` is always added.
+- ``dedup_key`` names the cause ("invitation:17"): queuing the same key again returns the
+  first message and sends nothing more, so a retried job never e-mails twice.
+- The message is added to ``session`` (the caller commits); the send job is enqueued on the
+  ``mail`` queue and starts only after that commit.
+
+Delivery is at least once: if the SMTP relay accepted a message but the database could not
+record it, the message is sent again on the next try.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from portal.config import Settings
+from portal.db import session_scope, utcnow
+from portal.i18n import LANGUAGES
+from portal.mail.models import OutboxMessage
+from portal.queue import TransientJobError, enqueue
+
+log = logging.getLogger(__name__)
+SMTP_TIMEOUT_SECONDS = 30
+
+
+def queue_email(
+    session: Session,
+    *,
+    to: str,
+    template: str,
+    context: dict[str, object],
+    locale: str,
+    dedup_key: str,
+) -> OutboxMessage:
+    """Write an e-mail to the outbox in the caller's transaction and enqueue its sending."""
+    existing = session.exec(
+        select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)
+    ).first()
+    if existing is not None:
+        return existing
+    locale = locale if locale in LANGUAGES else "fr"
+    subject, text, html = render_email(template, context, locale)
+    message = OutboxMessage(
+        dedup_key=dedup_key,
+        to_address=to,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        locale=locale,
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        # Another transaction queued the same cause at the same moment: keep theirs.
+        return session.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)).one()
+    enqueue(send_outbox_message, message.id, queue="mail", session=session)
+    return message
+
+
+def render_email(template: str, context: dict[str, object], locale: str) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of ``templates/mail/<template>.*`` in ``locale``."""
+    settings: Settings = current_app.config["PORTAL_SETTINGS"]
+    values = {"public_url": settings.public_url.rstrip("/"), **context}
+    with force_locale(locale):
+        subject = render_template(f"mail/{template}.subject.txt", **values)
+        text = render_template(f"mail/{template}.txt", **values)
+        html = render_template(f"mail/{template}.html", **values)
+    return " ".join(subject.split()), text.strip() + "\n", html
+
+
+def send_outbox_message(message_id: int) -> None:
+    """Job (queue ``mail``): deliver one outbox message, once."""
+    settings: Settings = current_app.config["PORTAL_SETTINGS"]
+    with session_scope() as session:
+        message = session.get(OutboxMessage, message_id)
+        if message is None or message.status == "sent":
+            return
+        email = build_email(message, settings)
+        message.attempts += 1
+        try:
+            if settings.mail_url:
+                deliver_smtp(email, settings.mail_url)
+            else:
+                write_to_directory(email, message, settings)
+        except (OSError, smtplib.SMTPException) as error:
+            message.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if _is_permanent(error):
+                message.status = "failed"
+                log.error("e-mail refused", extra={"outbox_id": message.id, "error": str(error)})
+                return
+            session.commit()
+            raise TransientJobError(f"e-mail {message.id} not sent yet: {error}") from error
+        message.status = "sent"
+        message.sent_at = utcnow()
+        message.last_error = None
+        log.info("e-mail sent", extra={"outbox_id": message.id})
+
+
+def build_email(message: OutboxMessage, settings: Settings) -> EmailMessage:
+    email = EmailMessage()
+    email["Subject"] = message.subject
+    email["From"] = settings.mail_from
+    email["To"] = message.to_address
+    email["Date"] = formatdate(localtime=False)
+    email["Message-ID"] = make_msgid(idstring=f"outbox{message.id}", domain=_mail_domain(settings))
+    email["Content-Language"] = message.locale
+    email.set_content(message.body_text)
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html")
+    return email
+
+
+def deliver_smtp(email: EmailMessage, mail_url: str) -> None:
+    parts = urlsplit(mail_url)
+    host = parts.hostname or "localhost"
+    if parts.scheme == "smtps":
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=SMTP_TIMEOUT_SECONDS)
+    else:
+        smtp = smtplib.SMTP(host, parts.port or 25, timeout=SMTP_TIMEOUT_SECONDS)
+    with smtp:
+        smtp.ehlo()
+        if parts.scheme == "smtp" and smtp.has_extn("starttls"):
+            smtp.starttls()
+            smtp.ehlo()
+        if parts.username:
+            smtp.login(unquote(parts.username), unquote(parts.password or ""))
+        smtp.send_message(email)
+
+
+def write_to_directory(email: EmailMessage, message: OutboxMessage, settings: Settings) -> None:
+    """Without MAIL_URL: one .eml file per message under instance/mail/ (open it in any client)."""
+    directory = settings.mail_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+    safe_key = re.sub(r"[^A-Za-z0-9_.-]+", "-", message.dedup_key)[:60]
+    path = directory / f"{stamp}-{message.id}-{safe_key}.eml"
+    path.write_bytes(bytes(email))
+
+
+def _is_permanent(error: Exception) -> bool:
+    # 5xx answers about the recipient will not change on retry; everything else may.
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+def _mail_domain(settings: Settings) -> str:
+    return settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip() or "localhost"
