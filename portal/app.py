@@ -16,6 +16,7 @@ from portal.extensions import csrf
 DOMAINS = (
     "portal.site",
     "portal.catalogue",
+    "portal.payments",
     "portal.cli",
     "portal.api",  # last: the other domains attach their API routes to it first
 )

@@ -1,0 +1,47 @@
+"""Stripe webhooks. Authenticated by their signature, so exempt from CSRF."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+
+from portal.db import get_session
+from portal.extensions import csrf
+from portal.payments import events, stripe_payments
+from portal.payments.stripe_service import WebhookSignatureInvalid, verify_webhook
+
+log = logging.getLogger(__name__)
+
+webhooks = Blueprint("payment_webhooks", __name__)
+csrf.exempt(webhooks)
+
+
+@webhooks.post("/webhooks/stripe")
+def stripe_webhook():
+    payload = request.get_data(cache=False)  # the raw body: the signature covers these bytes
+    secret = _webhook_secret()
+    if not secret:
+        log.warning("Stripe webhook refused: STRIPE_WEBHOOK_SECRET is not set")
+        return jsonify({"error": "webhooks are not configured"}), 400
+    try:
+        event = verify_webhook(payload, request.headers.get("Stripe-Signature"), secret)
+    except WebhookSignatureInvalid:
+        log.warning("Stripe webhook refused: bad signature")
+        return jsonify({"error": "invalid signature"}), 400
+    session = get_session()
+    row, first = events.record_event(session=session, event=event)
+    applied = events.process_event(session=session, payment_event=row)
+    session.commit()
+    if applied and row.order_id is not None:
+        # An event that linked an order may unblock events that arrived before it.
+        events.process_pending_events(session=session)
+        session.commit()
+    return jsonify({"received": True, "duplicate": not first, "applied": applied}), 200
+
+
+def _webhook_secret() -> str | None:
+    service = stripe_payments()
+    if service is not None and service.webhook_secret:
+        return service.webhook_secret
+    return current_app.config["PORTAL_SETTINGS"].stripe_webhook_secret
