@@ -75,10 +75,8 @@ def process_event(*, session: Session, payment_event: PaymentEvent) -> bool:
     data = payment_event.payload.get("data") or {}
     stripe_object = data.get("object") or {}
     handler = HANDLERS.get(payment_event.type)
-    if handler is None:
-        applied = True  # a type the portal does not act on; kept for the record
-    else:
-        applied = handler(session, payment_event, stripe_object)
+    # A type the portal does not act on is kept for the record and counts as applied.
+    applied = True if handler is None else handler(session, payment_event, stripe_object)
     if applied:
         payment_event.processed_at = utcnow()
         payment_event.error = None
