@@ -8,7 +8,7 @@ import sqlalchemy
 from alembic import context
 
 from portal.config import load_settings
-from portal.db import create_engine, import_all_models
+from portal.db import create_engine, import_all_models, include_schema_name
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -28,6 +28,7 @@ def _configure(**kwargs) -> None:
         url=url if "connection" not in kwargs else None,
         target_metadata=target_metadata,
         compare_type=True,
+        include_name=include_schema_name,
         render_as_batch=url.startswith("sqlite"),  # SQLite alters tables by copying them
         **kwargs,
     )

@@ -17,6 +17,7 @@ DOMAINS = (
     "portal.site",
     "portal.catalogue",
     "portal.payments",
+    "portal.directory",
     "portal.cli",
     "portal.api",  # last: the other domains attach their API routes to it first
 )

@@ -51,6 +51,12 @@ class Settings:
     job_retry_backoff: tuple[int, ...] | None = None
     # "rq", "thread" or "manual"; derived from REDIS_URL and PORTAL_ENV when not set.
     job_runner: str | None = None
+    # Where the directory publisher sends FHIR PATCHes besides the portal's own directory
+    # (unset: the portal's own /fhir/ only); the bearer token it sends there.
+    directory_fhir_base_url: str | None = None
+    directory_fhir_token: str | None = None
+    # Bearer token that external writers must present to PATCH the portal's /fhir/ (unset: off).
+    fhir_write_token: str | None = None
     instance_dir: Path = INSTANCE_DIR
     # Derived, never read from the environment.
     extra: Mapping[str, object] = field(default_factory=dict)
@@ -116,6 +122,9 @@ _ENV_NAMES = {
     "mail_from": "MAIL_FROM",
     "public_url": "PUBLIC_URL",
     "job_retry_backoff": "JOB_RETRY_BACKOFF",
+    "directory_fhir_base_url": "DIRECTORY_FHIR_BASE_URL",
+    "directory_fhir_token": "DIRECTORY_FHIR_TOKEN",
+    "fhir_write_token": "FHIR_WRITE_TOKEN",
 }
 
 
@@ -168,6 +177,13 @@ def _validated(settings: Settings, explicit: set[str] | None = None) -> Settings
         raise ConfigError("job_runner", f"is {settings.job_runner!r}", "Use rq, thread or manual.")
     if settings.job_runner == "rq" and not settings.redis_url:
         raise ConfigError("REDIS_URL", "is not set", "Set REDIS_URL to run jobs with rq.")
+    _check_url("DIRECTORY_FHIR_BASE_URL", settings.directory_fhir_base_url, ("http", "https"))
+    if settings.fhir_write_token is not None and len(settings.fhir_write_token) < 24:
+        raise ConfigError(
+            "FHIR_WRITE_TOKEN",
+            "is shorter than 24 characters",
+            'Use a long random value (python -c "import secrets; print(secrets.token_urlsafe(32))").',
+        )
     if bool(settings.stripe_secret_key) != bool(settings.stripe_publishable_key):
         missing = "STRIPE_PUBLISHABLE_KEY" if settings.stripe_secret_key else "STRIPE_SECRET_KEY"
         raise ConfigError(

@@ -136,6 +136,16 @@ def session_scope(app: Flask | None = None) -> Iterator[Session]:
         session.close()
 
 
+# Schema objects created by raw DDL in migrations that no model describes (full-text indexes:
+# SQLite's FTS5 table with its shadow tables, PostgreSQL's GIN index on an expression).
+UNMODELLED_SCHEMA_PREFIXES = ("directoryentry_fts", "ix_directoryentry_fts")
+
+
+def include_schema_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic ``include_name`` hook: leave unmodelled objects out of model comparisons."""
+    return not (name and name.startswith(UNMODELLED_SCHEMA_PREFIXES))
+
+
 def import_all_models() -> type[SQLModel]:
     """Import every domain's models so that SQLModel.metadata knows the whole schema."""
     from portal import models  # noqa: F401

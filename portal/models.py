@@ -17,7 +17,7 @@ from portal.catalogue.models import (
     Operator,
     Region,
 )
-from portal.directory.models import DirectoryEntry
+from portal.directory.models import DirectoryEntry, DirectoryTerm
 from portal.mail.models import OutboxMessage
 from portal.payments.models import PaymentEvent
 from portal.provisioning.models import ProvisioningAttempt
@@ -39,6 +39,7 @@ __all__ = [
     "ComparisonAttribute",
     "Department",
     "DirectoryEntry",
+    "DirectoryTerm",
     "Mailbox",
     "MailboxAccess",
     "Membership",

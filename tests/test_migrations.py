@@ -7,14 +7,16 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from portal.db import create_engine, import_all_models
+from portal.db import create_engine, import_all_models, include_schema_name
 from tests.conftest import alembic_config, migrated_database_url
 
 
 def _differences(url: str) -> list:
     engine = create_engine(url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": include_schema_name}
+        )
         diff = compare_metadata(context, import_all_models().metadata)
     engine.dispose()
     return diff

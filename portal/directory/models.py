@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
 from portal.db import created_at_field, text_field
+
+MAILBOX_TYPES = ("PER", "ORG", "APP", "CAB")
+# Addresses live under operator domains of mssante.fr (the pattern of the directory write API).
+ADDRESS_PATTERN = re.compile(r"[^@\s]+@([^@\s]+\.mssante\.fr|interop-mssante\.apicrypt\.org)")
+
+
+def valid_address(address: str) -> bool:
+    return ADDRESS_PATTERN.fullmatch(address) is not None
+
+
+def operator_domain(address: str) -> str:
+    return address.rpartition("@")[2]
 
 
 class EntrySource(StrEnum):
@@ -57,6 +70,20 @@ class DirectoryEntry(DirectoryEntryBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(default=EntrySource.IMPORT, max_length=10, index=True)
     mailbox_id: int | None = Field(default=None, foreign_key="mailbox.id", index=True)
+    # Who holds the mailbox, for grouping results: "P:<IDNPS>" for a professional,
+    # "S:<structure id type><structure id>" for a structure, "A:<address>" otherwise.
+    holder_key: str = Field(default="", max_length=260, index=True)
     search_text: str | None = text_field()  # folded names, identifiers and address for search
     created_at: dt.datetime = created_at_field()
     updated_at: dt.datetime = created_at_field()
+
+
+class DirectoryTerm(SQLModel, table=True):
+    """A word found in holders' names and places, for typo-tolerant search.
+
+    ``reversed_term`` lets a misspelt word whose first letters are wrong still find its
+    candidates through an index (its last letters are right then).
+    """
+
+    term: str = Field(primary_key=True, max_length=120)
+    reversed_term: str = Field(max_length=120, index=True)

@@ -1,0 +1,410 @@
+"""The FHIR R4 API under /fhir/: CapabilityStatement, read and search of Practitioner,
+PractitionerRole and Organization, and conditional PATCH by identifier.
+
+Every answer is ``application/fhir+json``; every error an ``OperationOutcome``. Liste rouge
+mailboxes are never shown.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, json, request
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, select
+
+from portal.db import get_session, utcnow
+from portal.directory import fhir
+from portal.directory.fhir import FhirError, operation_outcome
+from portal.directory.models import DirectoryEntry
+from portal.directory.search import full_text_condition, query_words
+from portal.directory.writes import apply_patch
+from portal.extensions import csrf
+from portal.identifiers import (
+    FINESS_SYSTEM,
+    IDNPS_SYSTEM,
+    IDNST_SYSTEM,
+    RPPS_SYSTEM,
+    SIREN_SYSTEM,
+)
+
+blueprint = Blueprint("fhir", __name__, url_prefix="/fhir")
+csrf.exempt(blueprint)  # writes authenticate with a bearer token, never with a cookie
+
+FHIR_JSON = "application/fhir+json"
+DEFAULT_COUNT = 20
+MAX_COUNT = 100
+SEARCH_PARAMETERS = {
+    "mailbox-mss": "string",
+    "mailbox-mss-type": "token",
+    "identifier": "token",
+    "name": "string",
+}
+RESULT_PARAMETERS = ("_count", "_offset", "_format")
+RESOURCES = ("Practitioner", "PractitionerRole", "Organization")
+
+
+def fhir_response(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status=status,
+        content_type=f"{FHIR_JSON}; charset=utf-8",
+    )
+
+
+@blueprint.errorhandler(FhirError)
+def _fhir_error(error: FhirError):
+    get_session().rollback()
+    return fhir_response(operation_outcome(error.code, error.message), error.status)
+
+
+@blueprint.errorhandler(404)
+def _not_found(_error):
+    return fhir_response(
+        operation_outcome("not-found", "This FHIR endpoint has no such resource or operation."), 404
+    )
+
+
+@blueprint.errorhandler(405)
+def _method_not_allowed(_error):
+    return fhir_response(
+        operation_outcome("not-supported", "This interaction is not supported on this resource."),
+        405,
+    )
+
+
+def base_url() -> str:
+    return request.url_root.rstrip("/") + "/fhir"
+
+
+@blueprint.get("/metadata")
+def metadata():
+    return fhir_response(capability_statement())
+
+
+def capability_statement() -> dict[str, Any]:
+    search_params = [{"name": name, "type": kind} for name, kind in SEARCH_PARAMETERS.items()]
+    resources = []
+    for resource_type in RESOURCES:
+        interactions = [{"code": "read"}, {"code": "search-type"}]
+        if resource_type != "PractitionerRole":
+            interactions.append({"code": "patch"})
+        resources.append(
+            {
+                "type": resource_type,
+                "interaction": interactions,
+                "conditionalUpdate": False,
+                "searchParam": search_params,
+            }
+        )
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": utcnow().date().isoformat(),
+        "publisher": "Portail des offres MSSanté",
+        "kind": "instance",
+        "implementation": {
+            "description": "MSSanté directory of the offers portal",
+            "url": base_url(),
+        },
+        "fhirVersion": fhir.FHIR_VERSION,
+        "format": ["json"],
+        "patchFormat": [FHIR_JSON],
+        "rest": [{"mode": "server", "resource": resources}],
+    }
+
+
+# --- Read ---------------------------------------------------------------------------------
+
+
+@blueprint.get("/Practitioner/<resource_id>")
+def read_practitioner(resource_id: str):
+    entries = _public_entries(
+        get_session(),
+        DirectoryEntry.idnps == resource_id,
+        DirectoryEntry.mailbox_type.in_(fhir.PERSONAL_TYPES),
+    )
+    if not entries:
+        raise FhirError(404, "not-found", f"Practitioner/{resource_id} does not exist.")
+    return fhir_response(fhir.practitioner_resource(resource_id, entries))
+
+
+@blueprint.get("/Organization/<resource_id>")
+def read_organization(resource_id: str):
+    entries = _public_entries(
+        get_session(),
+        DirectoryEntry.holder_key == f"S:{resource_id}",
+        DirectoryEntry.mailbox_type.in_(fhir.STRUCTURE_TYPES),
+    )
+    if not entries:
+        raise FhirError(404, "not-found", f"Organization/{resource_id} does not exist.")
+    return fhir_response(fhir.organization_resource(entries))
+
+
+@blueprint.get("/PractitionerRole/<resource_id>")
+def read_practitioner_role(resource_id: str):
+    idnps, _, structure = resource_id.partition("-")
+    conditions = [
+        DirectoryEntry.idnps == idnps,
+        DirectoryEntry.mailbox_type.in_(fhir.PERSONAL_TYPES),
+    ]
+    entries = [
+        entry
+        for entry in _public_entries(get_session(), *conditions)
+        if (fhir.organization_id(entry) if entry.structure_id else "0") == structure
+    ]
+    if not entries:
+        raise FhirError(404, "not-found", f"PractitionerRole/{resource_id} does not exist.")
+    return fhir_response(fhir.practitioner_role_resource(entries))
+
+
+def _public_entries(session: Session, *conditions) -> list[DirectoryEntry]:
+    return list(
+        session.exec(
+            select(DirectoryEntry)
+            .where(*conditions, DirectoryEntry.liste_rouge.is_(False))
+            .order_by(DirectoryEntry.preferred.desc(), DirectoryEntry.address)
+        ).all()
+    )
+
+
+# --- Search -------------------------------------------------------------------------------
+
+
+def _search_conditions(session: Session, resource_type: str) -> list[ColumnElement[bool]]:
+    """Translate the query string; unknown parameters are refused, never ignored."""
+    types = fhir.STRUCTURE_TYPES if resource_type == "Organization" else fhir.PERSONAL_TYPES
+    conditions: list[ColumnElement[bool]] = [
+        DirectoryEntry.liste_rouge.is_(False),
+        DirectoryEntry.mailbox_type.in_(types),
+    ]
+    if resource_type == "Organization":
+        conditions.append(DirectoryEntry.structure_id.is_not(None))
+    else:
+        conditions.append(DirectoryEntry.idnps.is_not(None))
+    for raw_name in request.args:
+        name, _, modifier = raw_name.partition(":")
+        if name in RESULT_PARAMETERS and not modifier:
+            continue
+        if name not in SEARCH_PARAMETERS:
+            raise FhirError(
+                400,
+                "not-supported",
+                f"The search parameter {raw_name!r} is not supported. Supported: "
+                f"{', '.join([*SEARCH_PARAMETERS, *RESULT_PARAMETERS])}.",
+            )
+        allowed = ("", "contains", "exact") if name == "mailbox-mss" else ("",)
+        if modifier not in allowed:
+            raise FhirError(
+                400, "not-supported", f"The modifier :{modifier} is not supported on {name}."
+            )
+        for value in request.args.getlist(raw_name):
+            conditions.append(_condition(session, resource_type, name, modifier, value.strip()))
+    return conditions
+
+
+def _condition(
+    session: Session, resource_type: str, name: str, modifier: str, value: str
+) -> ColumnElement[bool]:
+    if not value:
+        raise FhirError(400, "value", f"The search parameter {name} has an empty value.")
+    if name == "mailbox-mss":
+        address = func.lower(DirectoryEntry.address)
+        folded = value.lower()
+        if modifier == "exact":
+            return DirectoryEntry.address == folded
+        if modifier == "contains":
+            return address.contains(folded, autoescape=True)
+        return address.startswith(folded, autoescape=True)
+    if name == "mailbox-mss-type":
+        codes = [code.rpartition("|")[2].upper() for code in value.split(",")]
+        return DirectoryEntry.mailbox_type.in_(codes)
+    if name == "name":
+        tokens = query_words(value)
+        if not tokens:
+            raise FhirError(400, "value", "The name parameter needs at least one letter or digit.")
+        return full_text_condition(session, [[token + "*"] for token in tokens])
+    return _identifier_condition(resource_type, value)
+
+
+def _identifier_condition(resource_type: str, value: str) -> ColumnElement[bool]:
+    system, separator, code = value.rpartition("|")
+    if not separator:
+        system, code = "", value
+    code = code.strip().upper()
+    if resource_type in ("Practitioner", "PractitionerRole"):
+        if system == RPPS_SYSTEM:
+            return DirectoryEntry.idnps == "8" + code
+        if system in (IDNPS_SYSTEM, ""):
+            return DirectoryEntry.idnps.in_([code, "8" + code])
+        raise FhirError(400, "value", f"Practitioners are not identified in the system {system}.")
+    if system == IDNST_SYSTEM:
+        return DirectoryEntry.holder_key == f"S:{code}"
+    if system == FINESS_SYSTEM:
+        return (DirectoryEntry.structure_id_type == "1") & DirectoryEntry.structure_id.in_(
+            [code, "1" + code]
+        )
+    if system == fhir.SIRET_SYSTEM:
+        return (DirectoryEntry.structure_id_type == "3") & DirectoryEntry.structure_id.in_(
+            [code, "3" + code]
+        )
+    if system == SIREN_SYSTEM:
+        return (
+            DirectoryEntry.structure_id_type.in_(["2", "3"])
+        ) & DirectoryEntry.structure_id.startswith(code)
+    if system == "":
+        return DirectoryEntry.structure_id.in_([code, code[1:]]) | (
+            DirectoryEntry.holder_key == f"S:{code}"
+        )
+    raise FhirError(400, "value", f"Organizations are not identified in the system {system}.")
+
+
+def _paging() -> tuple[int, int]:
+    try:
+        count = int(request.args.get("_count", DEFAULT_COUNT))
+        offset = int(request.args.get("_offset", 0))
+    except ValueError as error:
+        raise FhirError(400, "value", "_count and _offset must be whole numbers.") from error
+    if count < 0 or offset < 0:
+        raise FhirError(400, "value", "_count and _offset cannot be negative.")
+    if request.args.get("_format") not in (None, "json", FHIR_JSON, "application/json"):
+        raise FhirError(400, "not-supported", "This server answers in JSON only (_format=json).")
+    return min(count, MAX_COUNT), offset
+
+
+def _group_key(resource_type: str):
+    if resource_type == "PractitionerRole":
+        return (
+            DirectoryEntry.idnps
+            + "-"
+            + func.coalesce(DirectoryEntry.structure_id_type, "")
+            + func.coalesce(DirectoryEntry.structure_id, "0")
+        )
+    if resource_type == "Practitioner":
+        return DirectoryEntry.idnps
+    return DirectoryEntry.holder_key
+
+
+def search(resource_type: str):
+    session = get_session()
+    conditions = _search_conditions(session, resource_type)
+    count, offset = _paging()
+    key = _group_key(resource_type)
+    total = session.exec(select(func.count(func.distinct(key))).where(*conditions)).one()
+    keys = (
+        session.exec(
+            select(key).where(*conditions).group_by(key).order_by(key).offset(offset).limit(count)
+        ).all()
+        if count
+        else []
+    )
+    resources = _resources(session, resource_type, list(keys))
+    params = [(name, value) for name, value in request.args.items(multi=True) if name != "_offset"]
+    links = {"self": _page_url(resource_type, params, offset)}
+    if count and offset + count < total:
+        links["next"] = _page_url(resource_type, params, offset + count)
+    if offset > 0:
+        links["previous"] = _page_url(
+            resource_type, params, max(0, offset - (count or DEFAULT_COUNT))
+        )
+    return fhir_response(fhir.bundle(resources, total=total, base_url=base_url(), links=links))
+
+
+def _page_url(resource_type: str, params: list[tuple[str, str]], offset: int) -> str:
+    query = urlencode([*params, ("_offset", str(offset))])
+    return f"{base_url()}/{resource_type}?{query}"
+
+
+def _resources(session: Session, resource_type: str, keys: list[str]) -> list[dict[str, Any]]:
+    if not keys:
+        return []
+    if resource_type == "Organization":
+        column_condition = DirectoryEntry.holder_key.in_(keys)
+        types = fhir.STRUCTURE_TYPES
+    else:
+        idnps_values = (
+            [key.partition("-")[0] for key in keys] if resource_type == "PractitionerRole" else keys
+        )
+        column_condition = DirectoryEntry.idnps.in_(idnps_values)
+        types = fhir.PERSONAL_TYPES
+    entries = _public_entries(session, column_condition, DirectoryEntry.mailbox_type.in_(types))
+    grouped: dict[str, list[DirectoryEntry]] = {}
+    for entry in entries:
+        if resource_type == "Organization":
+            group = entry.holder_key
+        elif resource_type == "PractitionerRole":
+            group = fhir.practitioner_role_id(entry)
+        else:
+            group = entry.idnps or ""
+        grouped.setdefault(group, []).append(entry)
+    resources = []
+    for key in keys:
+        group_entries = grouped.get(key)
+        if not group_entries:
+            continue
+        if resource_type == "Organization":
+            resources.append(fhir.organization_resource(group_entries))
+        elif resource_type == "PractitionerRole":
+            resources.append(fhir.practitioner_role_resource(group_entries))
+        else:
+            resources.append(fhir.practitioner_resource(key, group_entries))
+    return resources
+
+
+@blueprint.get("/Practitioner")
+def search_practitioners():
+    return search("Practitioner")
+
+
+@blueprint.get("/PractitionerRole")
+def search_practitioner_roles():
+    return search("PractitionerRole")
+
+
+@blueprint.get("/Organization")
+def search_organizations():
+    return search("Organization")
+
+
+# --- Write --------------------------------------------------------------------------------
+
+
+@blueprint.patch("/<resource_type>")
+def patch_by_identifier(resource_type: str):
+    _require_write_token()
+    if resource_type not in ("Practitioner", "Organization"):
+        raise FhirError(
+            404, "not-supported", "PATCH by identifier works on Practitioner and Organization."
+        )
+    unknown = set(request.args) - {"identifier"}
+    if unknown:
+        raise FhirError(
+            400,
+            "not-supported",
+            f"Unknown parameter(s) {', '.join(sorted(unknown))}: use ?identifier=system|value.",
+        )
+    body = request.get_json(force=True, silent=True)
+    session = get_session()
+    resource = apply_patch(
+        session, resource_type=resource_type, identifier=request.args.get("identifier"), body=body
+    )
+    session.commit()
+    return fhir_response(resource)
+
+
+def _require_write_token() -> None:
+    expected = current_app.config["PORTAL_SETTINGS"].fhir_write_token
+    if not expected:
+        raise FhirError(
+            403,
+            "forbidden",
+            "Writing to this directory over HTTP is disabled; the portal publishes its own mailboxes.",
+        )
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+        raise FhirError(
+            401, "login", "Send the directory write token as 'Authorization: Bearer …'."
+        )

@@ -1,0 +1,110 @@
+"""What an entry contributes to search: folded text, holder key and typo vocabulary.
+
+Folding (lower case, accents removed, ligatures spelt out) is done here in Python, once, when an
+entry is written, so that SQLite's FTS5 and PostgreSQL's 'simple' text search index the same words
+and no database extension is needed for accents.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+_WORD = re.compile(r"[a-z0-9]+")
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ł": "l", "đ": "d"})
+PERSONAL_TYPES = frozenset({"PER", "CAB"})
+MAX_TERM_LENGTH = 40  # longer "words" are identifiers or garbage: no typo search on them
+
+
+def fold(value: str | None) -> str:
+    """Lower case without accents: "Hélène Lœuvre" → "helene loeuvre"."""
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value.lower().translate(_LIGATURES))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def words(value: str | None) -> list[str]:
+    return _WORD.findall(fold(value))
+
+
+def holder_key(values: Mapping[str, Any]) -> str:
+    """Entries with the same key belong to the same professional or structure."""
+    if values.get("mailbox_type") in PERSONAL_TYPES and values.get("idnps"):
+        return f"P:{values['idnps']}"
+    if values.get("structure_id"):
+        return f"S:{values.get('structure_id_type') or ''}{values['structure_id']}"
+    if values.get("idnps"):
+        return f"P:{values['idnps']}"
+    return f"A:{values['address']}"
+
+
+_TEXT_FIELDS = (
+    "last_name",
+    "first_name",
+    "structure_name",
+    "structure_trade_name",
+    "service",
+    "description",
+    "profession_label",
+    "savoir_faire_label",
+    "address_l6",
+    "department",
+    "postal_code",
+)
+_TERM_FIELDS = ("last_name", "first_name", "structure_name", "structure_trade_name", "address_l6")
+
+
+def search_text(values: Mapping[str, Any]) -> str:
+    """The words an entry is found by: names, places, identifiers and the address's parts."""
+    found: dict[str, None] = {}
+    for field in _TEXT_FIELDS:
+        for word in words(values.get(field)):
+            found[word] = None
+    for field in ("pp_id", "idnps", "structure_id"):
+        value = (values.get(field) or "").lower()
+        if value:
+            found[value] = None
+    structure_id = values.get("structure_id") or ""
+    if values.get("structure_id_type") and structure_id.startswith(values["structure_id_type"]):
+        # National ids are "type digit + number": let people type the bare FINESS/SIRET too.
+        found[structure_id[1:].lower()] = None
+    for word in words(values.get("address")):
+        found[word] = None
+    return " ".join(found)
+
+
+def typo_terms(values: Mapping[str, Any]) -> set[str]:
+    """Words worth correcting a typo towards: names and towns, not identifiers."""
+    return {
+        word
+        for field in _TERM_FIELDS
+        for word in words(values.get(field))
+        if 3 <= len(word) <= MAX_TERM_LENGTH and not word.isdigit()
+    }
+
+
+def index_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Fill ``holder_key`` and ``search_text`` of an entry's column values, in place."""
+    values["holder_key"] = holder_key(values)
+    values["search_text"] = search_text(values)
+    return values
+
+
+def add_terms(session: Session, terms: Iterable[str]) -> None:
+    """Add words to the typo vocabulary (those already there are left alone)."""
+    rows = [{"term": term, "reversed_term": term[::-1]} for term in sorted(set(terms))]
+    if not rows:
+        return
+    # Both databases understand ON CONFLICT … DO NOTHING (SQLite since 3.24).
+    statement = text(
+        "INSERT INTO directoryterm (term, reversed_term) VALUES (:term, :reversed_term) "
+        "ON CONFLICT (term) DO NOTHING"
+    )
+    for start in range(0, len(rows), 5000):
+        session.execute(statement, rows[start : start + 5000])
