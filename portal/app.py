@@ -8,13 +8,14 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-from portal import db, errors, i18n, logs
+from portal import db, errors, i18n, logs, security
 from portal.config import PROJECT_ROOT, Settings, load_settings
 from portal.extensions import csrf
 
 # Each domain exposes init_app(app) and registers its own blueprints, commands and hooks.
 DOMAINS = (
     "portal.site",
+    "portal.accounts",
     "portal.catalogue",
     "portal.payments",
     "portal.directory",
@@ -56,6 +57,7 @@ def create_app(
 
     db.init_app(app, settings)
     csrf.init_app(app)
+    security.init_app(app, settings)
     i18n.init_app(app)
     logs.init_app(app)
     errors.init_app(app)

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from sqlmodel import Session, select
 
+from portal.accounts.models import Professional
+from portal.accounts.psc import PscClaimsError, identity_from_userinfo, record_identity
 from portal.catalogue.models import (
     ComparisonAttribute,
     Department,
@@ -111,7 +113,29 @@ def seed_database(session: Session, seed_dir: Path = SEED_DIR) -> SeedReport:
     session.flush()
     _seed_offers(session, report, _load(seed_dir, "offers.yaml"), operators)
     session.flush()
+    _seed_professionals(session, report, _load(seed_dir, "professionals.yaml"))
     return report
+
+
+def _seed_professionals(session: Session, report: SeedReport, entries: list[dict]) -> None:
+    """Demo professionals, recorded exactly as a Pro Santé Connect sign-in would record them."""
+    for entry in entries:
+        try:
+            identity = identity_from_userinfo(entry.get("userinfo") or {})
+        except PscClaimsError as error:
+            raise SeedError(f"professionals.yaml: entry {entry.get('key')!r}: {error}") from error
+        existing = session.exec(
+            select(Professional).where(Professional.idnps == identity.idnps)
+        ).first()
+        if (
+            existing is not None
+            and existing.exercices == identity.exercices
+            and (existing.first_name, existing.last_name)
+            == (identity.first_name, identity.last_name)
+        ):
+            continue
+        record_identity(session, identity)
+        report.count(report.created if existing is None else report.updated, "Professional")
 
 
 def _seed_regions(session: Session, report: SeedReport, regions: list[dict]) -> None:

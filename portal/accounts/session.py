@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import g, redirect, request, session
 from sqlmodel import select
@@ -67,6 +67,18 @@ def current_structure_ids() -> set[int]:
         select(Activity.structure_id).where(Activity.professional_id == professional.id)
     )
     return set(rows.all())
+
+
+def safe_next_path(value: str | None) -> str | None:
+    """``value`` if it is a path on this site (``/…``), else None: no open redirects."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return None
+    if any(ch in value for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
 
 
 def sign_in_url(next_url: str | None = None) -> str:

@@ -1,0 +1,81 @@
+"""Fixtures for sign-in tests: the development identity provider served over real HTTP from a
+thread, and a portal app pointed at it through PSC_METADATA_URL only."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import Session
+
+from portal.accounts import devidp
+from portal.app import create_app
+from portal.db import database
+from portal.security import limiter
+
+TEST_CLIENT_ID = "portail-tests"
+TEST_CLIENT_SECRET = "secret-of-the-tests"
+
+
+@contextlib.contextmanager
+def rolled_back_session(app) -> Iterator[Session]:
+    """Every request of ``app`` shares one session whose work is rolled back afterwards."""
+    db = database(app)
+    connection = db.engine.connect()
+    transaction = connection.begin()
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    original_factory = db.session_factory
+    db.session_factory = lambda: session
+    try:
+        yield session
+    finally:
+        db.session_factory = original_factory
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def dev_idp() -> Iterator[str]:
+    idp = devidp.create_dev_idp_app(
+        portal_env="test", client_id=TEST_CLIENT_ID, client_secret=TEST_CLIENT_SECRET
+    )
+    server = devidp.serve_in_thread(idp)
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+
+
+def psc_settings(settings, metadata_url: str):
+    return settings.with_overrides(
+        psc_metadata_url=metadata_url,
+        psc_client_id=TEST_CLIENT_ID,
+        psc_client_secret=TEST_CLIENT_SECRET,
+    )
+
+
+@pytest.fixture(scope="session")
+def psc_app(app, settings, dev_idp):
+    """The portal pointed at the development identity provider (``app`` seeds the database)."""
+    return create_app(psc_settings(settings, devidp.metadata_url(dev_idp)))
+
+
+@pytest.fixture
+def psc_db_session(psc_app) -> Iterator[Session]:
+    with rolled_back_session(psc_app) as session:
+        yield session
+
+
+@pytest.fixture
+def psc_client(psc_app, psc_db_session):
+    return psc_app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Sign-in tests sign in many times from one address: start each with fresh counters."""
+    with contextlib.suppress(Exception):
+        limiter.reset()
+    yield
