@@ -28,6 +28,7 @@ def test_production_adds_hsts_secure_cookies_and_lets_sign_out_reach_psc(setting
         secret_key="s" * 48,
         redis_url="redis://127.0.0.1:6379/2",
         mail_url="smtp://127.0.0.1:2525",
+        public_url="https://portail.example.org",
         psc_client_id="portal",
         psc_client_secret="secret",
         psc_metadata_url=f"{PSC_SANDBOX}/.well-known/wallet-openid-configuration",
