@@ -11,11 +11,13 @@ _EXTENSION = "portal_payments"
 
 def init_app(app: Flask) -> None:
     from portal.payments import handlers  # noqa: F401  (registers the webhook handlers)
+    from portal.payments.pages import blueprint as pages
     from portal.payments.views import webhooks
 
     settings = app.config["PORTAL_SETTINGS"]
     app.extensions[_EXTENSION] = StripePayments.from_settings(settings)
     app.register_blueprint(webhooks)
+    app.register_blueprint(pages)
 
 
 def stripe_payments(app: Flask | None = None) -> StripePayments | None:
