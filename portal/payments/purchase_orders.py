@@ -100,7 +100,9 @@ def order_form(session: Session, order: Order, *, locale: str) -> OrderForm:
         )
     ]
     if revision.setup_fee_cents:
-        form_lines.append(FormLine(_("Frais de mise en service"), mailboxes, revision.setup_fee_cents))
+        form_lines.append(
+            FormLine(_("Frais de mise en service"), mailboxes, revision.setup_fee_cents)
+        )
     subsidy = (order.quote or {}).get("subsidy")
     if subsidy:
         months_in_period = 12 if revision.billing_period == "year" else 1
@@ -227,9 +229,7 @@ def order_form_pdf(form: OrderForm) -> bytes:
         ),
     ]
     if form.commitment_months:
-        story.append(
-            para(_("Engagement minimal : %(months)s mois", months=form.commitment_months))
-        )
+        story.append(para(_("Engagement minimal : %(months)s mois", months=form.commitment_months)))
     story += [Spacer(1, 4 * mm), para(_("Montants de la première période"), "Heading2")]
     rows = [[_("Désignation"), _("Quantité"), _("Prix unitaire HT"), _("Total HT")]]
     rows += [
@@ -243,7 +243,12 @@ def order_form_pdf(form: OrderForm) -> bytes:
     ]
     rows += [
         ["", "", _("Total HT"), _pdf_text(form.money(form.total_excluding_vat_cents))],
-        ["", "", _("TVA %(rate)s", rate=_pdf_text(form.vat_rate)), _pdf_text(form.money(form.vat_cents))],
+        [
+            "",
+            "",
+            _("TVA %(rate)s", rate=_pdf_text(form.vat_rate)),
+            _pdf_text(form.money(form.vat_cents)),
+        ],
         ["", "", _("Total TTC"), _pdf_text(form.money(form.total_including_vat_cents))],
     ]
     table = Table(rows, colWidths=[80 * mm, 22 * mm, 36 * mm, 36 * mm], repeatRows=1)

@@ -16,14 +16,25 @@ from tests.payments.helpers import make_order
 
 def structure_order(db_session, **values):
     structure = make_structure(
-        db_session, name="MSP des Tilleuls", finess="750012345", siret="12345678900017",
-        address_line="3 rue des Tilleuls", postal_code="75012", city="Paris",
+        db_session,
+        name="MSP des Tilleuls",
+        finess="750012345",
+        siret="12345678900017",
+        address_line="3 rue des Tilleuls",
+        postal_code="75012",
+        city="Paris",
     )
     offer = make_offer(db_session, price_cents=1500, setup_fee_cents=0)
-    order = make_order(db_session, offer=offer, structure_id=structure.id, total_cents=3600, **values)
-    for position, address in enumerate(["accueil@msp.test.mssante.fr", "secretariat@msp.test.mssante.fr"], 1):
-        db_session.add(OrderLine(order_id=order.id, position=position, mailbox_type="ORG", address=address))
-    db_session.flush()
+    order = make_order(
+        db_session, offer=offer, structure_id=structure.id, total_cents=3600, **values
+    )
+    for position, address in enumerate(
+        ["accueil@msp.test.mssante.fr", "secretariat@msp.test.mssante.fr"], 1
+    ):
+        db_session.add(
+            OrderLine(order_id=order.id, position=position, mailbox_type="ORG", address=address)
+        )
+    db_session.commit()  # requests close the session: keep the rows past them
     return order
 
 
@@ -33,6 +44,7 @@ def page(response) -> BeautifulSoup:
 
 def test_without_stripe_the_payment_page_offers_purchase_orders_with_a_notice(client, db_session):
     order = make_order(db_session, total_cents=1440)
+    db_session.commit()
     sign_in_client(client, db_session.get(Account, order.account_id))
     html = page(client.get(f"/commandes/{order.id}/paiement"))
     assert "Paiement en ligne indisponible" in html.get_text()
@@ -70,15 +82,24 @@ def test_structure_chooses_purchase_order_and_gets_the_form(client, db_session):
     pdf = client.get(f"/commandes/{order.id}/bon-de-commande.pdf")
     assert pdf.mimetype == "application/pdf"
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
-    for expected in ("Bon de commande", "MSP des Tilleuls", "750012345", "12345678900017",
-                     "36,00", "accueil@msp.test.mssante.fr", "EJ-2026/0042"):
+    for expected in (
+        "Bon de commande",
+        "MSP des Tilleuls",
+        "750012345",
+        "12345678900017",
+        "36,00",
+        "accueil@msp.test.mssante.fr",
+        "EJ-2026/0042",
+    ):
         assert expected in text
 
 
 def test_bad_purchase_order_number_is_shown_again_with_the_reason(client, db_session):
     order = structure_order(db_session)
     sign_in_client(client, db_session.get(Account, order.account_id))
-    token = page(client.get(f"/commandes/{order.id}/paiement")).find("input", attrs={"name": "csrf_token"})["value"]
+    token = page(client.get(f"/commandes/{order.id}/paiement")).find(
+        "input", attrs={"name": "csrf_token"}
+    )["value"]
     response = client.post(
         f"/commandes/{order.id}/paiement/bon-de-commande",
         data={"csrf_token": token, "number": "<script>"},
@@ -92,7 +113,9 @@ def test_bad_purchase_order_number_is_shown_again_with_the_reason(client, db_ses
 
 def test_someone_else_cannot_see_the_order_form(client, db_session):
     order = structure_order(db_session, payment_method=PaymentMethod.PURCHASE_ORDER)
-    sign_in_client(client, make_account(db_session))
+    stranger = make_account(db_session)
+    db_session.commit()
+    sign_in_client(client, stranger)
     assert client.get(f"/commandes/{order.id}/bon-de-commande").status_code == 404
     assert client.get(f"/commandes/{order.id}/bon-de-commande.pdf").status_code == 404
     assert client.get(f"/commandes/{order.id}/paiement").status_code == 404
