@@ -177,12 +177,13 @@ def _pdf_text(text: str) -> str:
 
 def order_form_pdf(form: OrderForm) -> bytes:
     """The order form as an A4 PDF."""
+    from xml.sax.saxutils import escape
+
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-    from xml.sax.saxutils import escape
 
     styles = getSampleStyleSheet()
 
