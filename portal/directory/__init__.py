@@ -6,6 +6,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from portal.directory import api  # noqa: F401  (attaches its routes to the API blueprint)
+    from portal.directory.cli import directory_cli
     from portal.directory.fhir_api import blueprint as fhir_blueprint
+    from portal.directory.views import blueprint
 
+    app.register_blueprint(blueprint)
     app.register_blueprint(fhir_blueprint)
+    app.cli.add_command(directory_cli)

@@ -15,6 +15,7 @@ DSFR_DIST = PROJECT_ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"
 NAVIGATION: list[tuple[str, object]] = [
     ("site.home", _l("Accueil")),
     ("catalogue.offers", _l("Les offres")),
+    ("directory.search_page", _l("Annuaire")),
 ]
 
 

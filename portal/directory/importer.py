@@ -1,0 +1,473 @@
+# SQL in this module is assembled from module constants (table and column names), never from
+# input; every value is a bound parameter or goes through COPY.
+# ruff: noqa: S608
+"""Import and export of the public extraction, streaming, in bounded memory.
+
+Import reads the file (``.txt`` or the published ``.zip``) line by line, validates each line,
+and loads the good ones into a temporary staging table (PostgreSQL ``COPY``, SQLite batched
+inserts). Only when the whole file has been read does it swap the new directory in, in the same
+transaction as the load: imported entries are replaced, entries created by the portal stay, and
+the flags professionals set on imported entries (preferred address, liste rouge) are carried
+over. Any error or interruption before the commit leaves the previous directory untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection, Engine
+
+from portal.db import utcnow
+from portal.directory.extraction import (
+    FIELDS,
+    HEADER_LINE,
+    HeaderError,
+    LineRejected,
+    format_line,
+    parse_line,
+    read_header,
+)
+from portal.directory.indexing import index_values, typo_terms
+from portal.directory.models import DirectoryEntry
+
+MAX_LINE_BYTES = 64 * 1024  # a real line is < 1 KB; anything longer is not this format
+KEPT_REJECTIONS = 1000  # rejections kept in the report; the rest are counted
+KEPT_DUPLICATES = 1000
+STAGING = "directory_import"
+STAGED_COLUMNS = ("line_no", *FIELDS, "holder_key", "search_text")
+SQLITE_BATCH = 5000
+
+
+class ImportAborted(Exception):
+    """The import stopped before the swap; the previous directory is unchanged."""
+
+
+@dataclass
+class ImportReport:
+    source: str
+    lines_read: int = 0
+    entries_loaded: int = 0
+    rejected_count: int = 0
+    rejections: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+    warning_count: int = 0
+    duplicate_lines: int = 0
+    duplicates: list[tuple[str, list[int]]] = field(default_factory=list)
+    kept_portal_entries: int = 0
+    shadowed_by_portal: int = 0
+    swapped: bool = False
+
+    def reject(self, line_no: int, reason: str) -> None:
+        self.rejected_count += 1
+        if len(self.rejections) < KEPT_REJECTIONS:
+            self.rejections.append((line_no, reason))
+
+    def warn(self, line_no: int, message: str) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < KEPT_REJECTIONS:
+            self.warnings.append((line_no, message))
+
+    def lines(self) -> list[str]:
+        out = [
+            f"File: {self.source}",
+            f"Lines read (without the header): {self.lines_read}",
+            f"Entries loaded: {self.entries_loaded}",
+            f"Lines rejected: {self.rejected_count}",
+            f"Duplicate addresses merged: {len(self.duplicates) if self.duplicate_lines else 0}"
+            f" ({self.duplicate_lines} extra line(s); the first line of each address is kept)",
+            f"Portal entries kept: {self.kept_portal_entries}"
+            + (
+                f" ({self.shadowed_by_portal} imported line(s) skipped: the portal already "
+                "publishes that address)"
+                if self.shadowed_by_portal
+                else ""
+            ),
+        ]
+        for line_no, reason in self.rejections:
+            out.append(f"  line {line_no}: rejected: {reason}")
+        if self.rejected_count > len(self.rejections):
+            out.append(f"  … and {self.rejected_count - len(self.rejections)} more rejected lines")
+        for address, line_numbers in self.duplicates:
+            numbers = ", ".join(str(n) for n in line_numbers)
+            out.append(f"  {address}: lines {numbers} merged (line {line_numbers[0]} kept)")
+        if self.warning_count:
+            out.append(f"Warnings: {self.warning_count}")
+            for line_no, message in self.warnings:
+                out.append(f"  line {line_no}: warning: {message}")
+        out.append(
+            "The new directory is in place."
+            if self.swapped
+            else "The previous directory is unchanged."
+        )
+        return out
+
+
+# --- Reading ------------------------------------------------------------------------------
+
+
+@contextmanager
+def open_extraction(path: Path) -> Iterator[tuple[IO[bytes], int]]:
+    """The extraction's bytes and their size, from a ``.txt`` or a ``.zip`` holding one."""
+    if not path.exists():
+        raise ImportAborted(f"{path} does not exist.")
+    if zipfile.is_zipfile(path):
+        try:
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as error:
+            raise ImportAborted(f"{path} is a damaged zip archive: {error}.") from error
+        with archive:
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            texts = [info for info in members if info.filename.lower().endswith((".txt", ".csv"))]
+            chosen = texts or members
+            if len(chosen) != 1:
+                raise ImportAborted(
+                    f"{path} holds {len(chosen)} files; expected exactly one extraction (.txt)."
+                )
+            with archive.open(chosen[0]) as stream:
+                yield stream, chosen[0].file_size
+        return
+    with path.open("rb") as stream:
+        yield stream, path.stat().st_size
+
+
+def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None, int]]:
+    """(line number, bytes without end of line or None if too long, bytes consumed)."""
+    line_no = 0
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        line_no += 1
+        consumed = len(raw)
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            # Skip the rest of this overlong line without holding it in memory.
+            while True:
+                chunk = stream.readline(MAX_LINE_BYTES)
+                consumed += len(chunk)
+                if not chunk or chunk.endswith(b"\n"):
+                    break
+            yield line_no, None, consumed
+            continue
+        yield line_no, raw.rstrip(b"\r\n"), consumed
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LineRejected(
+            f"is not valid UTF-8 (byte 0x{raw[error.start]:02x} at position {error.start + 1})."
+        ) from error
+
+
+def extraction_size(path: Path) -> int:
+    """Bytes of text the import will read (the uncompressed size for a zip), for progress."""
+    with open_extraction(path) as (_stream, size):
+        return size
+
+
+# --- Staging ------------------------------------------------------------------------------
+
+
+class _Stager:
+    """Writes validated rows to the temporary staging table of one connection."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.dialect = connection.dialect.name
+        columns = ", ".join(
+            f"{name} integer" if name == "line_no" else f"{name} text" for name in STAGED_COLUMNS
+        )
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGING}")
+        connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGING} ({columns})")
+        self.batch: list[tuple[Any, ...]] = []
+        self._copy = None
+        self._copy_context = None
+        if self.dialect == "postgresql":
+            cursor = connection.connection.driver_connection.cursor()
+            self._cursor = cursor
+            self._copy_context = cursor.copy(
+                f"COPY {STAGING} ({', '.join(STAGED_COLUMNS)}) FROM STDIN"
+            )
+            self._copy = self._copy_context.__enter__()
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        if self._copy is not None:
+            self._copy.write_row(row)
+            return
+        self.batch.append(row)
+        if len(self.batch) >= SQLITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            placeholders = ", ".join("?" for _ in STAGED_COLUMNS)
+            self.connection.exec_driver_sql(
+                f"INSERT INTO {STAGING} ({', '.join(STAGED_COLUMNS)}) VALUES ({placeholders})",
+                self.batch,
+            )
+            self.batch = []
+
+    def close(self, error: BaseException | None = None) -> None:
+        if self._copy_context is not None:
+            context, self._copy_context, self._copy = self._copy_context, None, None
+            if error is None:
+                context.__exit__(None, None, None)
+            else:
+                context.__exit__(type(error), error, error.__traceback__)
+            self._cursor.close()
+        else:
+            self.flush()
+
+
+# --- Import -------------------------------------------------------------------------------
+
+
+def import_extraction(
+    engine: Engine,
+    path: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+    max_rejected_ratio: float = 0.01,
+    allow_shrink: bool = False,
+) -> ImportReport:
+    """Replace the imported part of the directory with the extraction at ``path``.
+
+    Raises :class:`ImportAborted` (directory unchanged) when the file is not the format, when
+    more than ``max_rejected_ratio`` of its lines are rejected, or when it would remove more than
+    half of the imported entries (a truncated file) unless ``allow_shrink``.
+    """
+    report = ImportReport(source=str(path))
+    with engine.connect() as connection, connection.begin():
+        stager = _Stager(connection)
+        terms: set[str] = set()
+        try:
+            with open_extraction(path) as (stream, _size):
+                _stage(stream, stager, report, terms, progress)
+        except BaseException as error:
+            stager.close(error)
+            raise
+        stager.close()
+        _check_thresholds(report, max_rejected_ratio)
+        _swap(connection, report, terms, allow_shrink)
+    report.swapped = True
+    return report
+
+
+def _stage(
+    stream: IO[bytes],
+    stager: _Stager,
+    report: ImportReport,
+    terms: set[str],
+    progress: Callable[[int], None] | None,
+) -> None:
+    lines = read_lines(stream)
+    first = next(lines, None)
+    if first is None:
+        raise ImportAborted("The file is empty: the header line is missing.")
+    _, header_raw, consumed = first
+    try:
+        layout = read_header(_decode(header_raw or b""))
+    except (HeaderError, LineRejected) as error:
+        raise ImportAborted(
+            str(error) if isinstance(error, HeaderError) else f"Line 1 {error}"
+        ) from error
+    pending_progress = consumed
+    for line_no, raw, consumed in lines:
+        pending_progress += consumed
+        if progress is not None and pending_progress >= 1 << 20:
+            progress(pending_progress)
+            pending_progress = 0
+        if raw is not None and not raw.strip():
+            continue  # blank lines (a final newline) are not data
+        report.lines_read += 1
+        try:
+            if raw is None:
+                raise LineRejected(f"is longer than {MAX_LINE_BYTES} bytes.")
+            parsed = parse_line(_decode(raw), layout)
+        except LineRejected as error:
+            report.reject(line_no, str(error))
+            continue
+        for warning in parsed.warnings:
+            report.warn(line_no, warning)
+        values = index_values(parsed.values)
+        terms.update(typo_terms(values))
+        stager.add(tuple([line_no, *(values[name] for name in STAGED_COLUMNS[1:])]))
+    if progress is not None and pending_progress:
+        progress(pending_progress)
+
+
+def _check_thresholds(report: ImportReport, max_rejected_ratio: float) -> None:
+    if report.lines_read == 0:
+        raise ImportAborted("The file has a header but no data line.")
+    if report.rejected_count == report.lines_read:
+        raise ImportAborted("Every line was rejected: this file cannot be imported.")
+    ratio = report.rejected_count / report.lines_read
+    if ratio > max_rejected_ratio:
+        raise ImportAborted(
+            f"{report.rejected_count} of {report.lines_read} lines were rejected "
+            f"({ratio:.1%}, more than the {max_rejected_ratio:.1%} allowed): fix the file or "
+            "raise --max-rejected."
+        )
+
+
+def _swap(
+    connection: Connection, report: ImportReport, terms: set[str], allow_shrink: bool
+) -> None:
+    run = connection.exec_driver_sql
+    dialect = connection.dialect.name
+    run(f"CREATE INDEX {STAGING}_address ON {STAGING} (address, line_no)")
+    _collect_duplicates(connection, report)
+
+    distinct = run(f"SELECT COUNT(DISTINCT address) FROM {STAGING}").scalar_one()
+    current = run("SELECT COUNT(*) FROM directoryentry WHERE source = 'import'").scalar_one()
+    if current and distinct < current / 2 and not allow_shrink:
+        raise ImportAborted(
+            f"The file holds {distinct} addresses while the directory has {current} imported "
+            "entries: it looks truncated. Use --allow-shrink if the drop is real."
+        )
+
+    # Choices professionals made on imported entries survive the re-import.
+    run("DROP TABLE IF EXISTS directory_import_flags")
+    run(
+        "CREATE TEMPORARY TABLE directory_import_flags AS SELECT address, preferred, liste_rouge "
+        "FROM directoryentry WHERE source = 'import' AND (preferred OR liste_rouge)"
+    )
+    run("DELETE FROM directoryentry WHERE source = 'import'")
+    report.kept_portal_entries = run("SELECT COUNT(*) FROM directoryentry").scalar_one()
+
+    columns = [*FIELDS, "holder_key", "search_text"]
+    column_list = ", ".join(columns)
+    now = utcnow()
+    if dialect == "postgresql":
+        first_lines = (
+            f"SELECT DISTINCT ON (address) {column_list} FROM {STAGING} ORDER BY address, line_no"
+        )
+    else:
+        first_lines = (
+            f"SELECT {column_list} FROM {STAGING} WHERE line_no IN "
+            f"(SELECT MIN(line_no) FROM {STAGING} GROUP BY address)"
+        )
+    result = connection.execute(
+        text(
+            f"INSERT INTO directoryentry ({column_list}, liste_rouge, preferred, source, "
+            f"created_at, updated_at) SELECT {column_list}, false, false, 'import', :now, :now "
+            f"FROM ({first_lines}) AS first_lines WHERE NOT EXISTS "
+            "(SELECT 1 FROM directoryentry AS kept WHERE kept.address = first_lines.address)"
+        ),
+        {"now": now},
+    )
+    report.entries_loaded = result.rowcount
+    report.shadowed_by_portal = distinct - report.entries_loaded
+    run(
+        "UPDATE directoryentry SET preferred = (SELECT f.preferred FROM directory_import_flags f "
+        "WHERE f.address = directoryentry.address), liste_rouge = (SELECT f.liste_rouge FROM "
+        "directory_import_flags f WHERE f.address = directoryentry.address) "
+        "WHERE source = 'import' AND address IN (SELECT address FROM directory_import_flags)"
+    )
+    _rebuild_terms(connection, terms)
+    run(f"DROP TABLE {STAGING}")
+    run("DROP TABLE directory_import_flags")
+
+
+def _collect_duplicates(connection: Connection, report: ImportReport) -> None:
+    rows = connection.exec_driver_sql(
+        f"SELECT address, line_no FROM {STAGING} WHERE address IN (SELECT address FROM {STAGING} "
+        "GROUP BY address HAVING COUNT(*) > 1) ORDER BY address, line_no"
+    )
+    current: tuple[str, list[int]] | None = None
+    groups = 0
+    for address, line_no in rows:
+        if current is None or current[0] != address:
+            groups += 1
+            if current is not None and len(report.duplicates) < KEPT_DUPLICATES:
+                report.duplicates.append(current)
+            current = (address, [])
+        else:
+            report.duplicate_lines += 1
+        current[1].append(line_no)
+    if current is not None and len(report.duplicates) < KEPT_DUPLICATES:
+        report.duplicates.append(current)
+
+
+def _rebuild_terms(connection: Connection, terms: set[str]) -> None:
+    from sqlmodel import Session, select
+
+    from portal.directory.models import DirectoryEntry
+
+    with Session(bind=connection) as session:
+        for entry in session.exec(select(DirectoryEntry).where(DirectoryEntry.source != "import")):
+            terms.update(typo_terms(entry.model_dump()))
+    connection.exec_driver_sql("DELETE FROM directoryterm")
+    ordered = sorted(terms)
+    for start in range(0, len(ordered), SQLITE_BATCH):
+        connection.execute(
+            text("INSERT INTO directoryterm (term, reversed_term) VALUES (:term, :reversed)"),
+            [
+                {"term": term, "reversed": term[::-1]}
+                for term in ordered[start : start + SQLITE_BATCH]
+            ],
+        )
+
+
+# --- Export -------------------------------------------------------------------------------
+
+
+def export_extraction(
+    engine: Engine, path: Path, *, progress: Callable[[int], None] | None = None
+) -> int:
+    """Write the public directory (liste rouge left out) in the extraction format.
+
+    A ``.zip`` path gets a zip holding one ``.txt``. The file appears only once complete.
+    Returns the number of entries written.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=".directory-export-", dir=directory)
+    os.close(handle)
+    written = 0
+    try:
+        if path.suffix.lower() == ".zip":
+            with (
+                zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+                archive.open(path.with_suffix(".txt").name, "w", force_zip64=True) as raw,
+            ):
+                written = _write_lines(engine, raw, progress)
+        else:
+            with open(temporary, "wb") as raw:
+                written = _write_lines(engine, raw, progress)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return written
+
+
+def _write_lines(engine: Engine, raw: IO[bytes], progress: Callable[[int], None] | None) -> int:
+    out = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    out.write(HEADER_LINE + "\n")
+    written = 0
+    with engine.connect() as connection:
+        table = DirectoryEntry.__table__
+        result = connection.execution_options(stream_results=True, yield_per=5000).execute(
+            select(*(table.c[name] for name in FIELDS))
+            .where(table.c.liste_rouge.is_(False))
+            .order_by(table.c.address)
+        )
+        for row in result:
+            out.write(format_line(dict(zip(FIELDS, row, strict=True))) + "\n")
+            written += 1
+            if progress is not None and written % 10000 == 0:
+                progress(10000)
+    out.flush()
+    out.detach()
+    return written

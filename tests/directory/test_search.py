@@ -1,0 +1,242 @@
+"""Directory search on the page, in the API and in the service: names with or without accents,
+in any order, prefixes, one typo, identifiers, address fragments, filters; liste rouge never."""
+
+from __future__ import annotations
+
+import pytest
+from bs4 import BeautifulSoup
+
+from portal.directory.search import SearchFilters, search_directory, within_one_edit
+from tests.directory.helpers import make_entry
+
+
+@pytest.fixture
+def directory(db_session):
+    make_entry(
+        db_session,
+        address="helene.loeuvre@medecin.mssante.fr",
+        idnps="810000000011",
+        pp_id_type="8",
+        pp_id="10000000011",
+        first_name="Hélène",
+        last_name="Lœuvre",
+        profession_code="10",
+        profession_label="Médecin",
+        savoir_faire_label="Cardiologie",
+        postal_code="69003",
+        address_l6="69003 LYON",
+    )
+    make_entry(
+        db_session,
+        address="marie.dupont@medecin.mssante.fr",
+        idnps="810000000001",
+        pp_id_type="8",
+        pp_id="10000000001",
+        first_name="Marie",
+        last_name="Dupont",
+        profession_code="60",
+        profession_label="Infirmier",
+        postal_code="75011",
+        address_l6="75011 PARIS",
+        structure_id_type="1",
+        structure_id="750000099",
+        structure_name="Centre de santé Voltaire",
+    )
+    make_entry(
+        db_session,
+        address="m.dupont@autre.mssante.fr",
+        idnps="810000000001",
+        first_name="Marie",
+        last_name="Dupont",
+        profession_code="60",
+        postal_code="75011",
+        preferred=True,
+    )
+    make_entry(
+        db_session,
+        address="cachee.dupont@medecin.mssante.fr",
+        idnps="810000000001",
+        first_name="Marie",
+        last_name="Dupont",
+        liste_rouge=True,
+    )
+    make_entry(
+        db_session,
+        address="secret@medecin.mssante.fr",
+        idnps="810000000077",
+        first_name="Secret",
+        last_name="Rouge",
+        liste_rouge=True,
+    )
+    make_entry(
+        db_session,
+        address="accueil.voltaire@cds.mssante.fr",
+        mailbox_type="ORG",
+        structure_id_type="1",
+        structure_id="750000099",
+        structure_name="Centre de santé Voltaire",
+        service="Accueil",
+        postal_code="75011",
+    )
+    make_entry(
+        db_session,
+        address="labo@bio.mssante.fr",
+        mailbox_type="APP",
+        structure_id_type="3",
+        structure_id="73282932000074",
+        structure_name="Laboratoire Pasteur",
+        postal_code="13001",
+    )
+    db_session.commit()
+
+
+def names(db_session, **filters):
+    page = search_directory(db_session, SearchFilters(**filters))
+    return [holder.name for holder in page.results]
+
+
+@pytest.mark.parametrize(
+    "q",
+    ["Dupont Marie", "marie dupont", "MARIE DUPONT", "dup mar", "Dupnot", "Dupomt Marie", "dupon"],
+)
+def test_names_in_any_order_case_prefix_and_one_typo(db_session, directory, q):
+    assert names(db_session, q=q) == ["Marie Dupont"]
+
+
+@pytest.mark.parametrize("q", ["helene loeuvre", "Hélène Lœuvre", "HELENE", "Lœuv", "loevre"])
+def test_accents_and_ligatures_are_ignored(db_session, directory, q):
+    assert names(db_session, q=q) == ["Hélène Lœuvre"]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("10000000001", ["Marie Dupont"]),  # RPPS
+        ("810000000001", ["Marie Dupont"]),  # IDNPS
+        ("750000099", ["Marie Dupont", "Centre de santé Voltaire"]),  # FINESS: person and structure
+        ("73282932000074", ["Laboratoire Pasteur"]),  # SIRET
+        ("m.dupont@autre", ["Marie Dupont"]),  # address fragment
+        ("bio.mssante.fr", ["Laboratoire Pasteur"]),
+    ],
+)
+def test_identifiers_and_address_fragments(db_session, directory, q, expected):
+    assert sorted(names(db_session, q=q)) == sorted(expected)
+
+
+def test_filters_narrow_results(db_session, directory):
+    assert names(db_session, q="dupont", profession="10") == []
+    assert names(db_session, q="dupont", profession="60") == ["Marie Dupont"]
+    assert sorted(names(db_session, place="75")) == ["Centre de santé Voltaire", "Marie Dupont"]
+    assert names(db_session, place="69003") == ["Hélène Lœuvre"]
+    assert names(db_session, q="voltaire", mailbox_type="ORG") == ["Centre de santé Voltaire"]
+
+
+def test_liste_rouge_is_never_found(db_session, directory):
+    assert names(db_session, q="secret rouge") == []
+    assert names(db_session, q="cachee.dupont@medecin.mssante.fr") == []
+    page = search_directory(db_session, SearchFilters(q="marie dupont"))
+    addresses = [m.address for m in page.results[0].mailboxes]
+    assert "cachee.dupont@medecin.mssante.fr" not in addresses
+
+
+def test_a_professional_shows_all_addresses_preferred_first(db_session, directory):
+    (marie,) = search_directory(db_session, SearchFilters(q="marie dupont")).results
+    assert [(m.address, m.preferred) for m in marie.mailboxes] == [
+        ("m.dupont@autre.mssante.fr", True),
+        ("marie.dupont@medecin.mssante.fr", False),
+    ]
+    assert marie.mailboxes[0].operator_domain == "autre.mssante.fr"
+
+
+def test_one_edit_distance():
+    assert within_one_edit("dupont", "dupond")
+    assert within_one_edit("dupnot", "dupont")  # transposition
+    assert within_one_edit("dupon", "dupont") and within_one_edit("duppont", "dupont")
+    assert not within_one_edit("dumont", "durand")
+    assert not within_one_edit("dupo", "dupont")
+
+
+# --- The page ------------------------------------------------------------------------------
+
+
+def soup(response) -> BeautifulSoup:
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def test_search_page_without_javascript_shows_holders_and_preferred(client, directory):
+    response = client.get("/annuaire?q=marie+dupont")
+    assert response.status_code == 200
+    page = soup(response)
+    assert page.find("h2", id="results-title").get_text(strip=True) == "1 résultat"
+    (holder,) = page.select(".portal-directory-holder")
+    assert holder.find("h3").get_text(strip=True) == "Marie Dupont"
+    addresses = [a.get_text(strip=True) for a in holder.select(".portal-directory-address")]
+    assert addresses == ["m.dupont@autre.mssante.fr", "marie.dupont@medecin.mssante.fr"]
+    preferred = holder.select_one(".portal-directory-preferred")
+    assert "Adresse préférée" in preferred.get_text()
+    assert "m.dupont@autre.mssante.fr" in preferred.get_text()
+    assert "cachee.dupont" not in response.get_data(as_text=True)
+    assert page.find("input", id="q")["value"] == "marie dupont"  # the query stays in the box
+
+
+def test_org_mailboxes_are_listed_under_their_structure(client, directory):
+    page = soup(client.get("/annuaire?q=voltaire&type=ORG"))
+    (holder,) = page.select(".portal-directory-holder")
+    assert holder.find("h3").get_text(strip=True) == "Centre de santé Voltaire"
+    assert "accueil.voltaire@cds.mssante.fr" in holder.get_text()
+    assert "Accueil" in holder.get_text()
+
+
+def test_bad_input_is_explained_and_kept(client, directory):
+    page = soup(client.get("/annuaire?q=dupont&lieu=Paris"))
+    alert = page.select_one(".fr-alert--error")
+    assert "ni un département" in alert.get_text()
+    assert page.find("input", id="lieu")["value"] == "Paris"
+    assert page.find("input", id="q")["value"] == "dupont"
+    assert not page.select(".portal-directory-holder")
+
+
+def test_search_page_in_english(client, directory):
+    page = soup(client.get("/annuaire?q=dupont&lang=en"))
+    assert page.find("h1").get_text(strip=True) == "Find an MSSanté address"
+
+
+def test_navigation_has_the_directory(client):
+    page = soup(client.get("/"))
+    links = {a.get_text(strip=True): a["href"] for a in page.select(".fr-nav__link")}
+    assert links["Annuaire"] == "/annuaire"
+
+
+# --- The API -------------------------------------------------------------------------------
+
+
+def test_api_search(client, directory):
+    body = client.get("/api/v1/directory/search?q=dupnot").get_json()
+    assert body["total"] == 1
+    assert body["corrections"] == {"dupnot": ["dupont"]}
+    (marie,) = body["results"]
+    assert marie["kind"] == "professional" and marie["idnps"] == "810000000001"
+    assert [m["address"] for m in marie["mailboxes"]] == [
+        "m.dupont@autre.mssante.fr",
+        "marie.dupont@medecin.mssante.fr",
+    ]
+    assert marie["mailboxes"][0]["preferred"] is True
+
+
+def test_api_never_returns_liste_rouge(client, directory):
+    body = client.get("/api/v1/directory/search?q=secret").get_json()
+    assert body["total"] == 0 and body["results"] == []
+    assert "cachee" not in client.get("/api/v1/directory/search?q=dupont").get_data(as_text=True)
+
+
+def test_api_refuses_unknown_parameters(client, directory):
+    response = client.get("/api/v1/directory/search?q=dupont&sort=name")
+    assert response.status_code == 400
+    assert "sort" in response.get_json()["error"]["detail"]
+
+
+def test_api_is_described_in_openapi(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    operation = document["paths"]["/directory/search"]["get"]
+    assert {p["name"] for p in operation["parameters"]} >= {"q", "profession", "lieu", "type"}
+    assert "DirectorySearchPage" in document["components"]["schemas"]
