@@ -1,13 +1,24 @@
-"""Reading the catalogue."""
+"""Reading the catalogue: search, one offer, a comparison.
+
+Services take the session explicitly and plain data (a MultiDict of query parameters, a list
+of slugs), never the request, so the pages, the API and the benchmark share them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 from sqlalchemy import func
 from sqlmodel import Session, select
+from werkzeug.datastructures import MultiDict
 
+from portal.catalogue.filters import FilterState, SearchResult, parse_filters, search
+from portal.catalogue.index import CatalogueEntry, CatalogueIndex, current_index
 from portal.catalogue.models import Offer, OfferRevision, OfferStatus, Operator
+
+MIN_COMPARED = 2
+MAX_COMPARED = 4
 
 
 @dataclass(frozen=True)
@@ -25,8 +36,14 @@ class OfferListing:
 
 
 def catalogue_summary(session: Session) -> CatalogueSummary:
+    """Figures for the home page (free: no subscription and no setup fee)."""
     published = (
-        select(Offer.id, Offer.operator_id, OfferRevision.price_cents)
+        select(
+            Offer.id,
+            Offer.operator_id,
+            OfferRevision.price_cents,
+            OfferRevision.setup_fee_cents,
+        )
         .join(OfferRevision, OfferRevision.id == Offer.current_revision_id)
         .where(Offer.status == OfferStatus.PUBLISHED)
         .subquery()
@@ -35,7 +52,9 @@ def catalogue_summary(session: Session) -> CatalogueSummary:
         select(
             func.count(published.c.id),
             func.count(func.distinct(published.c.operator_id)),
-            func.count(published.c.id).filter(published.c.price_cents == 0),
+            func.count(published.c.id).filter(
+                published.c.price_cents == 0, published.c.setup_fee_cents == 0
+            ),
         )
     ).one()
     return CatalogueSummary(offers=offers, operators=operators, free_offers=free)
@@ -51,3 +70,62 @@ def published_offers(session: Session) -> list[OfferListing]:
         .order_by(Offer.name)
     ).all()
     return [OfferListing(offer, revision, operator) for offer, revision, operator in rows]
+
+
+def search_catalogue(
+    *,
+    session: Session,
+    args: MultiDict,
+    per_page: int = 20,
+    today: dt.date | None = None,
+) -> tuple[CatalogueIndex, SearchResult]:
+    """Published offers matching the catalogue's query parameters."""
+    index = current_index(session)
+    state: FilterState = parse_filters(args, index)
+    return index, search(index, state, per_page=per_page, today=today)
+
+
+def find_offer(*, session: Session, slug: str) -> tuple[CatalogueIndex, CatalogueEntry | None]:
+    index = current_index(session)
+    return index, index.by_slug.get(slug)
+
+
+@dataclass
+class ComparisonRequest:
+    """The offers to compare, read from ``offres`` values, and what had to be left out."""
+
+    entries: list[CatalogueEntry] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # beyond the fourth
+
+    @property
+    def slugs(self) -> list[str]:
+        return [entry.slug for entry in self.entries]
+
+    @property
+    def enough(self) -> bool:
+        return len(self.entries) >= MIN_COMPARED
+
+
+def comparison_request(
+    *, session: Session, values: list[str]
+) -> tuple[CatalogueIndex, ComparisonRequest]:
+    """Read ``offres=a,b,c`` (or repeated ``offres``): known, distinct, at most four."""
+    index = current_index(session)
+    request = ComparisonRequest()
+    for value in values:
+        for slug in (part.strip() for part in value.split(",")):
+            if not slug:
+                continue
+            shown = slug if len(slug) <= 60 else slug[:59] + "…"
+            entry = index.by_slug.get(slug)
+            if entry is None:
+                request.unknown.append(shown)
+            elif entry in request.entries:
+                request.duplicates.append(shown)
+            elif len(request.entries) >= MAX_COMPARED:
+                request.dropped.append(entry.name)
+            else:
+                request.entries.append(entry)
+    return index, request

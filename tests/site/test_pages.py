@@ -60,16 +60,27 @@ def test_language_link_keeps_the_query(client):
     assert 'href="/offres?type=ORG&amp;type=APP&amp;lang=en"' in html
 
 
+def _catalogue_pages(client) -> str:
+    """Every page of the catalogue (20 offers a page), joined."""
+    pages, number = [], 1
+    while True:
+        html = client.get(f"/offres?page={number}").get_data(as_text=True)
+        pages.append(html)
+        if f'href="/offres?page={number + 1}"' not in html:
+            return "".join(pages)
+        number += 1
+
+
 def test_offers_lists_every_published_seed_offer(client, db_session):
     published = db_session.exec(select(Offer).where(Offer.status == OfferStatus.PUBLISHED)).all()
     assert len(published) >= 40
-    html = client.get("/offres").get_data(as_text=True)
+    html = _catalogue_pages(client)
     for offer in published:
         assert f">{offer.name}<".replace("'", "&#39;") in html
 
 
 def test_demo_offers_are_marked_as_demo(client, db_session):
-    html = client.get("/offres").get_data(as_text=True)
+    html = _catalogue_pages(client)
     demo_count = len(db_session.exec(select(Offer).where(Offer.demo)).all())
     assert html.count('title="Données inventées pour la démonstration"') == demo_count
 
