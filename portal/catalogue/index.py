@@ -29,7 +29,6 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from portal.catalogue.models import (
-    BillingPeriod,
     ComparisonAttribute,
     Department,
     Offer,
@@ -39,6 +38,7 @@ from portal.catalogue.models import (
     Region,
 )
 from portal.regions.models import SubsidyProgramme
+from portal.regions.subsidies import monthly_price_cents
 
 MAX_AGE_SECONDS = 60.0
 GROUP_ORDER = ("price", "audience", "access", "integration", "limits", "support", "compliance")
@@ -150,9 +150,7 @@ class CatalogueEntry:
     @property
     def monthly_price_cents(self) -> int:
         """The price per mailbox brought to a month, so yearly and monthly offers compare."""
-        if self.billing_period == BillingPeriod.YEAR:
-            return (self.price_cents + 6) // 12
-        return self.price_cents
+        return monthly_price_cents(self.price_cents, self.billing_period)
 
     @property
     def is_free(self) -> bool:

@@ -36,6 +36,7 @@ from portal.catalogue.index import (
 from portal.catalogue.models import BillingPeriod, MailboxType
 from portal.i18n import current_language, localised
 from portal.money import format_money, format_percent_bp
+from portal.regions.subsidies import per_mailbox_month_cents
 
 GROUP_LABELS = {
     "price": _l("Prix"),
@@ -272,16 +273,10 @@ def _percent(value: int) -> str:
 
 
 def subsidised_monthly_cents(programme: ProgrammeInfo, entry: CatalogueEntry) -> int:
-    """The monthly price per mailbox left to pay under a programme (an estimate for display;
-    the quote made at subscription decides)."""
+    """The monthly price per mailbox left to pay under a programme, by the subsidy rules of
+    portal.regions.subsidies (the quote made at subscription decides for a given order)."""
     price = entry.monthly_price_cents
-    if programme.rule == "free":
-        return 0
-    if programme.rule == "percent" and programme.value is not None:
-        return max(0, price - (price * programme.value + 50) // 100)
-    if programme.rule == "amount" and programme.value is not None:
-        return max(0, price - programme.value)
-    return price
+    return price - per_mailbox_month_cents(programme, price)
 
 
 def card_subsidies(

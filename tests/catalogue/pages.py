@@ -56,5 +56,5 @@ def published(session: Session) -> list[tuple[Offer, OfferRevision]]:
 
 def monthly_cents(revision: OfferRevision) -> int:
     if revision.billing_period == "year":
-        return (revision.price_cents + 6) // 12
+        return revision.price_cents // 12
     return revision.price_cents
