@@ -6,6 +6,8 @@ import logging
 
 from flask import (
     Blueprint,
+    abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -13,10 +15,21 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_time
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlmodel import select
 
-from portal.accounts import psc_client
+from portal.accounts import passwords, psc_client, tokens
+from portal.accounts.forms import (
+    AcceptInvitationForm,
+    NewPasswordForm,
+    ResetRequestForm,
+    SignInForm,
+)
+from portal.accounts.models import Account, Role
 from portal.accounts.psc import record_identity
+from portal.accounts.roles import role_label, scope_label
 from portal.accounts.services import (
     account_for_professional,
     record_failed_sign_in,
@@ -29,8 +42,10 @@ from portal.accounts.session import (
     sign_in,
     sign_out,
 )
+from portal.app import settings_of
 from portal.db import get_session
-from portal.security import SIGN_IN_LIMIT, limiter
+from portal.i18n import current_language
+from portal.security import INVITATION_LIMIT, RESET_LIMIT, SIGN_IN_LIMIT, limiter
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("accounts", __name__)
@@ -138,15 +153,195 @@ def _psc_failed(reason: str, detail: str = ""):
     ), status
 
 
-@blueprint.get("/connexion")
-def sign_in_page():
-    next_path = safe_next_path(request.args.get("next"))
+def _render_sign_in(form: SignInForm, status: int = 200, problem: str | None = None):
     return render_template(
         "accounts/sign_in.html",
-        next_path=next_path,
+        form=form,
+        problem=problem,
+        next_path=safe_next_path(request.args.get("next")),
         account=current_account(),
         psc_available=psc_client.psc_client() is not None,
+    ), status
+
+
+@blueprint.get("/connexion")
+def sign_in_page():
+    return _render_sign_in(SignInForm())
+
+
+@blueprint.post("/connexion")
+@limiter.limit(SIGN_IN_LIMIT)
+def sign_in_with_password():
+    """Staff sign in with e-mail and password; lock-out after repeated failures."""
+    form = SignInForm()
+    if not form.validate_on_submit():
+        return _render_sign_in(form, 400)
+    db = get_session()
+    email = form.email.data.strip().lower()
+    account = db.exec(select(Account).where(Account.email == email)).first()
+    ip_address = request.remote_addr
+    if account is not None and passwords.is_locked(account):
+        record_failed_sign_in(
+            db, method="password", reason="locked", ip_address=ip_address, account=account
+        )
+        db.commit()
+        return _render_sign_in(form, 429, _locked_message(account))
+    if not passwords.check_password(account, form.password.data) or not account.is_active:
+        reason = "unknown_email" if account is None else "wrong_password"
+        locked = False
+        if account is not None and account.is_active:
+            locked = passwords.register_failure(account)
+        elif account is not None:
+            reason = "inactive"
+        record_failed_sign_in(
+            db, method="password", reason=reason, ip_address=ip_address, account=account,
+            label=None if account else email,
+        )  # fmt: skip
+        db.commit()
+        log.warning("password sign-in failed", extra={"reason": reason})
+        if locked:
+            return _render_sign_in(form, 429, _locked_message(account))
+        return _render_sign_in(
+            form,
+            400,
+            _(
+                "Adresse e-mail ou mot de passe incorrect. Vérifiez-les, ou choisissez un nouveau mot de passe avec le lien « Mot de passe oublié »."
+            ),
+        )
+    sign_in(account, method="password")
+    record_sign_in(db, account, method="password", ip_address=ip_address)
+    db.commit()
+    flash(_("Vous êtes connecté·e en tant que %(name)s.", name=account.display_name), "success")
+    return redirect(safe_next_path(request.args.get("next")) or url_for("site.home"))
+
+
+def _locked_message(account: Account) -> str:
+    until = format_time(account.locked_until, format="short")
+    return _(
+        "Trop d’essais infructueux : ce compte est bloqué jusqu’à %(time)s. Patientez, ou choisissez un nouveau mot de passe avec le lien « Mot de passe oublié ».",
+        time=until,
     )
+
+
+@blueprint.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+@limiter.limit(RESET_LIMIT, methods=["POST"])
+def forgotten_password():
+    form = ResetRequestForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("accounts/forgotten_password.html", form=form), 400
+        db = get_session()
+        tokens.request_password_reset(
+            db,
+            email=form.email.data,
+            locale=current_language(),
+            public_url=settings_of(current_app).public_url,
+            ip_address=request.remote_addr,
+        )
+        db.commit()
+        # The same answer whether or not an account exists: nobody learns who has one.
+        return render_template("accounts/forgotten_password_sent.html", email=form.email.data)
+    return render_template("accounts/forgotten_password.html", form=form)
+
+
+def _token_refused(kind: str, reason: str):
+    messages = {
+        "unknown": _("Ce lien n’est pas valide. Vérifiez que vous avez copié l’adresse complète."),
+        "used": _("Ce lien a déjà servi : il ne fonctionne qu’une fois."),
+        "expired": _("Ce lien a expiré."),
+    }
+    follow_up = (
+        _("Demandez une nouvelle invitation à la personne qui vous a invité·e.")
+        if kind == tokens.INVITATION
+        else _("Demandez un nouveau lien depuis la page « Mot de passe oublié ».")
+    )
+    log.warning("account link refused", extra={"purpose": kind, "reason": reason})
+    return render_template(
+        "accounts/link_refused.html", message=messages[reason], follow_up=follow_up, kind=kind
+    ), (404 if reason == "unknown" else 410)
+
+
+@blueprint.route("/mot-de-passe/nouveau/<token>", methods=["GET", "POST"])
+@limiter.limit(RESET_LIMIT, methods=["POST"])
+def new_password(token: str):
+    db = get_session()
+    try:
+        item = tokens.find_token(db, token, tokens.PASSWORD_RESET)
+    except tokens.TokenProblem as problem:
+        return _token_refused(tokens.PASSWORD_RESET, problem.reason)
+    form = NewPasswordForm()
+    if request.method == "POST" and form.validate_on_submit():
+        problem = passwords.password_problem(form.password.data, email=item.email)
+        if problem is None:
+            tokens.reset_password(db, item, form.password.data, ip_address=request.remote_addr)
+            db.commit()
+            flash(_("Votre mot de passe a été changé. Vous pouvez vous connecter."), "success")
+            return redirect(url_for(".sign_in_page"))
+        form.password.errors = [*form.password.errors, problem]
+    status = 400 if request.method == "POST" else 200
+    return render_template("accounts/new_password.html", form=form, email=item.email), status
+
+
+@blueprint.route("/invitation/<token>", methods=["GET", "POST"])
+@limiter.limit(INVITATION_LIMIT, methods=["POST"])
+def accept_invitation(token: str):
+    db = get_session()
+    try:
+        item = tokens.find_token(db, token, tokens.INVITATION)
+    except tokens.TokenProblem as problem:
+        return _token_refused(tokens.INVITATION, problem.reason)
+    existing = db.exec(select(Account).where(Account.email == item.email)).first()
+    signed_in = current_account()
+    context = {
+        "invitation": item,
+        "role": role_label(item.role or ""),
+        "scope": scope_label(db, item.scope),
+        "existing": existing,
+        "signed_in": signed_in,
+    }
+    if existing is not None:
+        # The person already has an account: they accept it while signed in as that account.
+        if signed_in is None or signed_in.id != existing.id:
+            return render_template("accounts/invitation_sign_in_first.html", **context)
+        if request.method == "POST":
+            if not FlaskForm().validate_on_submit():
+                abort(400)
+            tokens.accept_invitation(db, item, signed_in=existing, ip_address=request.remote_addr)
+            db.commit()
+            flash(_("Invitation acceptée : votre nouveau rôle est actif."), "success")
+            return redirect(_space_of(item.role, item.scope))
+        return render_template("accounts/invitation_existing.html", form=FlaskForm(), **context)
+    form = AcceptInvitationForm()
+    if request.method == "POST" and form.validate_on_submit():
+        problem = passwords.password_problem(form.password.data, email=item.email)
+        if problem is None:
+            account = tokens.accept_invitation(
+                db,
+                item,
+                signed_in=None,
+                display_name=form.display_name.data,
+                password=form.password.data,
+                ip_address=request.remote_addr,
+            )
+            sign_in(account, method="password")
+            record_sign_in(db, account, method="invitation", ip_address=request.remote_addr)
+            db.commit()
+            flash(_("Bienvenue ! Votre compte est créé et votre rôle est actif."), "success")
+            return redirect(_space_of(item.role, item.scope))
+        form.password.errors = [*form.password.errors, problem]
+    status = 400 if request.method == "POST" else 200
+    return render_template("accounts/invitation.html", form=form, **context), status
+
+
+def _space_of(role: str | None, scope: dict) -> str:
+    """Where a role's work starts."""
+    if role == Role.PLATFORM_ADMIN:
+        return url_for("admin.home")
+    if role == Role.REGION_ADMIN:
+        return url_for("region_space.region", region_code=scope["region_code"])
+    if role == Role.OPERATOR_ADMIN:
+        return url_for("operator_space.operator", operator_id=int(scope["operator_id"]))
+    return url_for("site.home")
 
 
 @blueprint.get("/connexion/psc")

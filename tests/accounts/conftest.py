@@ -79,3 +79,16 @@ def _fresh_rate_limits():
     with contextlib.suppress(Exception):
         limiter.reset()
     yield
+
+
+def make_staff(session, role: str | None = None, *, password: str | None = None, **scope):
+    """An e-mail account, with a role in a scope when ``role`` is given."""
+    from portal.accounts.models import Membership
+    from portal.accounts.passwords import hash_password
+    from tests.factories import make_account
+
+    account = make_account(session, password_hash=hash_password(password) if password else None)
+    if role is not None:
+        session.add(Membership(account_id=account.id, role=role, **scope))
+        session.flush()
+    return account

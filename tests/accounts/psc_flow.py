@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+from bs4 import BeautifulSoup
 
 
 def start(client, next_path: str | None = None):
@@ -48,6 +46,8 @@ def query(url: str) -> dict[str, str]:
 
 
 def csrf_token(client, path: str = "/") -> str:
-    match = CSRF_INPUT.search(client.get(path).get_data(as_text=True))
-    assert match, "no CSRF token on the page"
-    return match.group(1)
+    field = BeautifulSoup(client.get(path).get_data(as_text=True), "html.parser").select_one(
+        "input[name=csrf_token]"
+    )
+    assert field is not None, "no CSRF token on the page"
+    return field["value"]
