@@ -19,6 +19,7 @@ DOMAINS = (
     "portal.catalogue",
     "portal.payments",
     "portal.directory",
+    "portal.observatory",
     "portal.cli",
     "portal.api",  # last: the other domains attach their API routes to it first
 )

@@ -16,6 +16,7 @@ NAVIGATION: list[tuple[str, object]] = [
     ("site.home", _l("Accueil")),
     ("catalogue.offers", _l("Les offres")),
     ("directory.search_page", _l("Annuaire")),
+    ("observatory.index", _l("Observatoire")),
 ]
 
 
