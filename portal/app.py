@@ -20,6 +20,7 @@ DOMAINS = (
     "portal.payments",
     "portal.directory",
     "portal.observatory",
+    "portal.operators",
     "portal.cli",
     "portal.api",  # last: the other domains attach their API routes to it first
 )
