@@ -21,6 +21,7 @@ DOMAINS = (
     "portal.directory",
     "portal.observatory",
     "portal.operators",
+    "portal.regions",
     "portal.cli",
     "portal.api",  # last: the other domains attach their API routes to it first
 )
