@@ -58,6 +58,8 @@ def compact(value: str | None) -> str:
 
 
 def validate_rpps(value: str) -> str:
+    if len(value) == 11 and value.isdigit() and value.isascii():
+        return value  # the common case, without the regular expressions
     number = compact(value)
     if not _RPPS.fullmatch(number):
         raise InvalidIdentifier(

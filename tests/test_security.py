@@ -45,3 +45,9 @@ def test_production_adds_hsts_secure_cookies_and_lets_sign_out_reach_psc(setting
         in response.headers["Content-Security-Policy"]
     )
     assert "dev-idp" not in app.cli.commands
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/2"
+
+
+def test_without_redis_rate_limits_are_counted_in_memory(app, settings):
+    expected = settings.redis_url or "memory://"
+    assert app.config["RATELIMIT_STORAGE_URI"] == expected

@@ -71,3 +71,42 @@ def record_sign_out(session: Session, account: Account, *, ip_address: str | Non
         target_id=account.id,
         ip_address=ip_address,
     )
+
+
+class LinkRefused(Exception):
+    """The PSC identity already belongs to another account that is in use."""
+
+
+def link_professional(
+    session: Session, account: Account, professional: Professional, *, ip_address: str | None
+) -> Account:
+    """Attach a Pro Santé Connect identity to a staff account, so it can sign in with PSC.
+
+    An account the professional got automatically at an earlier PSC sign-in (no e-mail, no
+    role) is retired in favour of this one; any other owner makes the link fail.
+    """
+    from portal.accounts.models import Membership
+
+    holder = session.exec(select(Account).where(Account.professional_id == professional.id)).first()
+    if holder is not None and holder.id != account.id:
+        has_role = session.exec(
+            select(Membership.id).where(Membership.account_id == holder.id)
+        ).first()
+        if holder.email or has_role is not None:
+            raise LinkRefused(f"professional {professional.id} belongs to account {holder.id}")
+        holder.professional_id = None
+        holder.is_active = False
+        session.flush()
+    account.professional_id = professional.id
+    session.flush()
+    record_audit(
+        session,
+        action="psc_linked",
+        actor_account_id=account.id,
+        actor_label=account.display_name,
+        target_type="account",
+        target_id=account.id,
+        ip_address=ip_address,
+        details={"idnps": professional.idnps},
+    )
+    return account

@@ -27,17 +27,21 @@ from portal.accounts.forms import (
     ResetRequestForm,
     SignInForm,
 )
-from portal.accounts.models import Account, Role
+from portal.accounts.models import Account, Activity, Role, Structure
 from portal.accounts.psc import record_identity
 from portal.accounts.roles import role_label, scope_label
 from portal.accounts.services import (
+    LinkRefused,
     account_for_professional,
+    link_professional,
     record_failed_sign_in,
     record_sign_in,
     record_sign_out,
 )
 from portal.accounts.session import (
     current_account,
+    current_professional,
+    login_required,
     safe_next_path,
     sign_in,
     sign_out,
@@ -51,6 +55,7 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("accounts", __name__)
 
 _NEXT_KEY = "psc_next"
+_LINK_KEY = "psc_link_account_id"
 _ID_TOKEN_KEY = "psc_id_token"  # noqa: S105 (a session key, not a secret)
 
 
@@ -125,6 +130,12 @@ def _psc_failures() -> dict[str, tuple[str, str]]:
             _("La connexion par Pro Santé Connect n’est pas disponible"),
             _(
                 "Ce portail n’est pas raccordé à Pro Santé Connect. Les agents peuvent se connecter avec leur adresse e-mail et leur mot de passe."
+            ),
+        ),
+        "already_linked": (
+            _("Cette identité Pro Santé Connect est déjà liée à un autre compte"),
+            _(
+                "Elle ne peut être liée qu’à un seul compte. Connectez-vous avec l’autre compte, ou demandez à l’équipe de la plateforme de les rapprocher."
             ),
         ),
         "inactive": (
@@ -365,7 +376,16 @@ def psc_callback():
         return _psc_failed(error.reason, error.detail)
     db = get_session()
     professional = record_identity(db, result.identity)
-    account = account_for_professional(db, professional)
+    linking = session.get(_LINK_KEY)
+    signed_in = current_account()
+    if linking and signed_in is not None and signed_in.id == linking:
+        try:
+            account = link_professional(db, signed_in, professional, ip_address=request.remote_addr)
+        except LinkRefused as error:
+            db.rollback()
+            return _psc_failed("already_linked", str(error))
+    else:
+        account = account_for_professional(db, professional)
     if not account.is_active:
         db.commit()
         return _psc_failed("inactive", f"account {account.id}")
@@ -400,3 +420,57 @@ def sign_out_view():
 @blueprint.get("/deconnexion/terminee")
 def signed_out():
     return render_template("accounts/signed_out.html")
+
+
+@blueprint.get("/compte")
+@login_required
+def my_account():
+    from portal.accounts.policy import memberships_of
+
+    db = get_session()
+    account = current_account()
+    professional = current_professional()
+    structures = []
+    if professional is not None:
+        structures = db.exec(
+            select(Structure)
+            .join(Activity, Activity.structure_id == Structure.id)
+            .where(Activity.professional_id == professional.id)
+            .order_by(Structure.name)
+        ).all()
+    roles = [
+        (role_label(m.role), scope_label(db, m), _space_of(m.role, _scope_of(m)))
+        for m in memberships_of(db, account)
+    ]
+    return render_template(
+        "accounts/my_account.html",
+        account=account,
+        professional=professional,
+        structures=structures,
+        roles=roles,
+        method=session.get("sign_in_method"),
+        can_link=professional is None and psc_client.psc_client() is not None,
+    )
+
+
+def _scope_of(membership) -> dict:
+    return {
+        "region_code": membership.region_code,
+        "operator_id": membership.operator_id,
+        "structure_id": membership.structure_id,
+    }
+
+
+@blueprint.get("/compte/lier-psc")
+@login_required
+@limiter.limit(SIGN_IN_LIMIT)
+def link_psc():
+    """A staff account adds its Pro Santé Connect identity (then it may sign in with PSC)."""
+    account = current_account()
+    try:
+        response = psc_client.start_sign_in(url_for(".psc_callback", _external=True))
+    except psc_client.PscSignInError as error:
+        return _psc_failed(error.reason, error.detail)
+    session[_NEXT_KEY] = url_for(".my_account")
+    session[_LINK_KEY] = account.id
+    return response

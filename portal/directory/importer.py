@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,6 +66,7 @@ class ImportReport:
     kept_portal_entries: int = 0
     shadowed_by_portal: int = 0
     swapped: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase
 
     def reject(self, line_no: int, reason: str) -> None:
         self.rejected_count += 1
@@ -250,6 +252,7 @@ def import_extraction(
     with engine.connect() as connection, connection.begin():
         stager = _Stager(connection)
         terms: set[str] = set()
+        started = time.perf_counter()
         try:
             with open_extraction(path) as (stream, _size):
                 _stage(stream, stager, report, terms, progress)
@@ -257,8 +260,11 @@ def import_extraction(
             stager.close(error)
             raise
         stager.close()
+        report.seconds["read, validate and stage"] = time.perf_counter() - started
         _check_thresholds(report, max_rejected_ratio)
+        started = time.perf_counter()
         _swap(connection, report, terms, allow_shrink)
+        report.seconds["swap"] = time.perf_counter() - started
     report.swapped = True
     return report
 
@@ -324,7 +330,11 @@ def _swap(
     connection: Connection, report: ImportReport, terms: set[str], allow_shrink: bool
 ) -> None:
     run = connection.exec_driver_sql
-    dialect = connection.dialect.name
+    postgresql = connection.dialect.name == "postgresql"
+    if postgresql:
+        # Writers (the publisher) wait until the swap commits; readers keep reading the
+        # current directory until the very end.
+        run("LOCK TABLE directoryentry IN EXCLUSIVE MODE")
     run(f"CREATE INDEX {STAGING}_address ON {STAGING} (address, line_no)")
     _collect_duplicates(connection, report)
 
@@ -342,41 +352,121 @@ def _swap(
         "CREATE TEMPORARY TABLE directory_import_flags AS SELECT address, preferred, liste_rouge "
         "FROM directoryentry WHERE source = 'import' AND (preferred OR liste_rouge)"
     )
-    run("DELETE FROM directoryentry WHERE source = 'import'")
-    report.kept_portal_entries = run("SELECT COUNT(*) FROM directoryentry").scalar_one()
-
-    columns = [*FIELDS, "holder_key", "search_text"]
-    column_list = ", ".join(columns)
-    now = utcnow()
-    if dialect == "postgresql":
-        first_lines = (
-            f"SELECT DISTINCT ON (address) {column_list} FROM {STAGING} ORDER BY address, line_no"
-        )
+    if postgresql:
+        _swap_postgresql(connection, report)
     else:
-        first_lines = (
-            f"SELECT {column_list} FROM {STAGING} WHERE line_no IN "
-            f"(SELECT MIN(line_no) FROM {STAGING} GROUP BY address)"
-        )
-    result = connection.execute(
-        text(
-            f"INSERT INTO directoryentry ({column_list}, liste_rouge, preferred, source, "
-            f"created_at, updated_at) SELECT {column_list}, false, false, 'import', :now, :now "
-            f"FROM ({first_lines}) AS first_lines WHERE NOT EXISTS "
-            "(SELECT 1 FROM directoryentry AS kept WHERE kept.address = first_lines.address)"
-        ),
-        {"now": now},
-    )
-    report.entries_loaded = result.rowcount
+        _swap_sqlite(connection, report)
     report.shadowed_by_portal = distinct - report.entries_loaded
-    run(
-        "UPDATE directoryentry SET preferred = (SELECT f.preferred FROM directory_import_flags f "
-        "WHERE f.address = directoryentry.address), liste_rouge = (SELECT f.liste_rouge FROM "
-        "directory_import_flags f WHERE f.address = directoryentry.address) "
-        "WHERE source = 'import' AND address IN (SELECT address FROM directory_import_flags)"
-    )
     _rebuild_terms(connection, terms)
     run(f"DROP TABLE {STAGING}")
     run("DROP TABLE directory_import_flags")
+
+
+_COLUMNS = ", ".join([*FIELDS, "holder_key", "search_text"])
+
+
+def _insert_first_lines(connection: Connection, target: str, first_lines: str) -> int:
+    """Insert each address's first line, unless a kept (portal) entry already has it."""
+    result = connection.execute(
+        text(
+            f"INSERT INTO {target} ({_COLUMNS}, liste_rouge, preferred, source, created_at, "
+            f"updated_at) SELECT {_COLUMNS}, false, false, 'import', :now, :now "
+            f"FROM ({first_lines}) AS first_lines WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {target} AS kept WHERE kept.address = first_lines.address)"
+        ),
+        {"now": utcnow()},
+    )
+    connection.exec_driver_sql(
+        f"UPDATE {target} SET preferred = f.preferred, liste_rouge = f.liste_rouge "
+        f"FROM directory_import_flags AS f WHERE f.address = {target}.address "
+        f"AND {target}.source = 'import'"
+    )
+    return result.rowcount
+
+
+def _swap_postgresql(connection: Connection, report: ImportReport) -> None:
+    """Build the next directory table beside the current one, index it in bulk, then put it in
+    place by renaming: far faster than updating a large GIN index row by row, and readers only
+    wait for the final rename."""
+    run = connection.exec_driver_sql
+    run("SET LOCAL maintenance_work_mem = '256MB'")
+    run(
+        "CREATE TABLE directoryentry_next "
+        "(LIKE directoryentry INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+    )
+    run("INSERT INTO directoryentry_next SELECT * FROM directoryentry WHERE source <> 'import'")
+    report.kept_portal_entries = run("SELECT COUNT(*) FROM directoryentry_next").scalar_one()
+    report.entries_loaded = _insert_first_lines(
+        connection,
+        "directoryentry_next",
+        f"SELECT DISTINCT ON (address) {_COLUMNS} FROM {STAGING} ORDER BY address, line_no",
+    )
+    constraints = run(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'directoryentry'::regclass AND contype IN ('p', 'u', 'f')"
+    ).all()
+    indexes = run(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'directoryentry' "
+        "AND indexname NOT IN (SELECT conname FROM pg_constraint "
+        "WHERE conrelid = 'directoryentry'::regclass)"
+    ).all()
+    for name, definition in constraints:
+        run(f'ALTER TABLE directoryentry_next ADD CONSTRAINT "{name}__next" {definition}')
+    for name, definition in indexes:
+        head, _, tail = definition.partition(" ON ")
+        table, _, rest = tail.partition(" USING ")
+        run(
+            f"{head.replace(name, name + '__next', 1)} ON "
+            f"{table.replace('directoryentry', 'directoryentry_next', 1)} USING {rest}"
+        )
+    sequence = run("SELECT pg_get_serial_sequence('directoryentry', 'id')").scalar_one()
+    if sequence:
+        run(f"ALTER SEQUENCE {sequence} OWNED BY directoryentry_next.id")
+    run("DROP TABLE directoryentry")
+    run("ALTER TABLE directoryentry_next RENAME TO directoryentry")
+    for name, _ in constraints:
+        run(f'ALTER TABLE directoryentry RENAME CONSTRAINT "{name}__next" TO "{name}"')
+    for name, _ in indexes:
+        run(f'ALTER INDEX "{name}__next" RENAME TO "{name}"')
+    run("ANALYZE directoryentry")
+
+
+def _swap_sqlite(connection: Connection, report: ImportReport) -> None:
+    """Build the next directory table, index it once loaded, and rename it into place; the FTS5
+    index is rebuilt in one pass. SQLite readers keep their WAL snapshot until the commit."""
+    run = connection.exec_driver_sql
+    schema = run(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND "
+        "(tbl_name = 'directoryentry' OR name = 'directoryentry_fts')"
+    ).all()
+    table_sql = next(sql for kind, name, sql in schema if name == "directoryentry")
+    indexes = [sql for kind, _name, sql in schema if kind == "index"]
+    triggers = [sql for kind, _name, sql in schema if kind == "trigger"]
+    fts_sql = next((sql for _kind, name, sql in schema if name == "directoryentry_fts"), None)
+
+    _, _, rest = table_sql.partition("(")
+    run(f"CREATE TABLE directoryentry_next ({rest}")
+    run("INSERT INTO directoryentry_next SELECT * FROM directoryentry WHERE source <> 'import'")
+    report.kept_portal_entries = run("SELECT COUNT(*) FROM directoryentry_next").scalar_one()
+    report.entries_loaded = _insert_first_lines(
+        connection,
+        "directoryentry_next",
+        f"SELECT {_COLUMNS} FROM {STAGING} WHERE line_no IN "
+        f"(SELECT MIN(line_no) FROM {STAGING} GROUP BY address)",
+    )
+    run("DROP TABLE directoryentry")  # its indexes and triggers go with it
+    run("ALTER TABLE directoryentry_next RENAME TO directoryentry")
+    for sql in indexes:
+        run(sql)
+    if fts_sql is not None:
+        run("DROP TABLE directoryentry_fts")
+        run(fts_sql)
+        run(
+            "INSERT INTO directoryentry_fts(rowid, search_text) "
+            "SELECT id, search_text FROM directoryentry"
+        )
+    for sql in triggers:
+        run(sql)
 
 
 def _collect_duplicates(connection: Connection, report: ImportReport) -> None:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 _WORD = re.compile(r"[a-z0-9]+")
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ł": "l", "đ": "d"})
+_COMBINING = re.compile(r"[\u0300-\u036f]")
 PERSONAL_TYPES = frozenset({"PER", "CAB"})
 MAX_TERM_LENGTH = 40  # longer "words" are identifiers or garbage: no typo search on them
 
@@ -25,8 +26,11 @@ def fold(value: str | None) -> str:
     """Lower case without accents: "Hélène Lœuvre" → "helene loeuvre"."""
     if not value:
         return ""
-    decomposed = unicodedata.normalize("NFKD", value.lower().translate(_LIGATURES))
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    value = value.lower()
+    if value.isascii():
+        return value
+    decomposed = unicodedata.normalize("NFKD", value.translate(_LIGATURES))
+    return _COMBINING.sub("", decomposed)
 
 
 def words(value: str | None) -> list[str]:
@@ -62,10 +66,7 @@ _TERM_FIELDS = ("last_name", "first_name", "structure_name", "structure_trade_na
 
 def search_text(values: Mapping[str, Any]) -> str:
     """The words an entry is found by: names, places, identifiers and the address's parts."""
-    found: dict[str, None] = {}
-    for field in _TEXT_FIELDS:
-        for word in words(values.get(field)):
-            found[word] = None
+    found = dict.fromkeys(words(" ".join(values.get(field) or "" for field in _TEXT_FIELDS)))
     for field in ("pp_id", "idnps", "structure_id"):
         value = (values.get(field) or "").lower()
         if value:
@@ -81,11 +82,9 @@ def search_text(values: Mapping[str, Any]) -> str:
 
 def typo_terms(values: Mapping[str, Any]) -> set[str]:
     """Words worth correcting a typo towards: names and towns, not identifiers."""
+    text = " ".join(values.get(field) or "" for field in _TERM_FIELDS)
     return {
-        word
-        for field in _TERM_FIELDS
-        for word in words(values.get(field))
-        if 3 <= len(word) <= MAX_TERM_LENGTH and not word.isdigit()
+        word for word in words(text) if 3 <= len(word) <= MAX_TERM_LENGTH and not word.isdigit()
     }
 
 

@@ -213,9 +213,9 @@ def full_text_condition(session: Session, groups: list[list[str]]) -> ColumnElem
     query = " & ".join(
         "(" + " | ".join(_tsquery_word(word) for word in group) + ")" for group in groups
     )
+    # The same expression as the GIN index of migration 0003 (search_text is already folded).
     return text(
-        "to_tsvector('simple', coalesce(directoryentry.search_text, '')) "
-        "@@ to_tsquery('simple', :tsquery)"
+        "(coalesce(directoryentry.search_text, '')::tsvector) @@ to_tsquery('simple', :tsquery)"
     ).bindparams(tsquery=query)
 
 

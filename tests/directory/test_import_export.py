@@ -334,3 +334,41 @@ def test_cli_import_and_export(app, empty_directory, tmp_path, monkeypatch):
     result = runner.invoke(args=["directory", "export", str(tmp_path / "out.txt")])
     assert result.exit_code == 0 and "Entries written: 6" in result.output
     assert sa.inspect(empty_directory).has_table("directoryentry")
+
+
+def test_schema_search_index_and_ids_survive_the_swap(empty_directory, tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from portal.db import import_all_models, include_schema_name
+    from portal.directory.search import SearchFilters, search_directory
+
+    path = fixture_file(tmp_path / "extraction.txt")
+    import_extraction(empty_directory, path, max_rejected_ratio=1)
+    import_extraction(empty_directory, path, max_rejected_ratio=1)
+    with empty_directory.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": include_schema_name}
+        )
+        assert compare_metadata(context, import_all_models().metadata) == []
+        if connection.dialect.name == "postgresql":
+            names = {
+                row[0]
+                for row in connection.exec_driver_sql(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = 'directoryentry'"
+                )
+            }
+            assert {
+                "pk_directoryentry",
+                "ix_directoryentry_address",
+                "ix_directoryentry_fts",
+            } <= names
+    with Session(empty_directory) as session:
+        page = search_directory(session, SearchFilters(q="voltaire"))
+        assert [holder.name for holder in page.results] == ["Centre de santé Voltaire"]
+        highest = max(entry.id for entry in session.exec(select(DirectoryEntry)).all())
+    add_portal_entry(empty_directory, address="after.swap@pro.mssante.fr")
+    assert entries(empty_directory)["after.swap@pro.mssante.fr"].id > highest
+    with Session(empty_directory) as session:
+        page = search_directory(session, SearchFilters(q="portail"))
+        assert page.total == 1  # the FTS triggers work again after the swap
