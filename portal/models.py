@@ -19,6 +19,7 @@ from portal.catalogue.models import (
 )
 from portal.directory.models import DirectoryEntry, DirectoryTerm
 from portal.mail.models import OutboxMessage
+from portal.observatory.models import OfferViewCount
 from portal.payments.models import PaymentEvent
 from portal.provisioning.models import ProvisioningAttempt
 from portal.regions.models import SubsidyProgramme
@@ -45,6 +46,7 @@ __all__ = [
     "Membership",
     "Offer",
     "OfferRevision",
+    "OfferViewCount",
     "Operator",
     "Order",
     "OrderEvent",

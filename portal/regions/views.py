@@ -3,20 +3,27 @@ bulk orders. Every route declares its policy; a region's staff only ever reach t
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlmodel import select
 from wtforms.fields.choices import SelectChoice
 
+from portal.accounts.models import Structure
 from portal.accounts.policy import Role, allow
 from portal.accounts.session import current_account
-from portal.catalogue.models import Department, Offer, Region
-from portal.db import get_session
+from portal.catalogue.exports import csv_response
+from portal.catalogue.models import Department, Offer, OfferRevision, Region
+from portal.db import get_session, utcnow
 from portal.i18n import localised
+from portal.observatory.presenters import duration_text
+from portal.regions import presenters
 from portal.regions import programmes as programme_service
+from portal.regions.dashboard import region_dashboard, region_order_filter
 from portal.regions.forms import ProgrammeForm
 from portal.regions.models import SubsidyProgramme
+from portal.subscriptions.models import Order, OrderLine
 
 blueprint = Blueprint("regions", __name__, url_prefix="/espace-region")
 
@@ -212,3 +219,90 @@ def publish_programme(region_code: str, programme_id: int):
 @allow(Role.REGION_ADMIN, region="region_code")
 def close_programme(region_code: str, programme_id: int):
     return _programme_action(region_code, programme_id, "close")
+
+
+# ---------------------------------------------------------------- dashboard and exports
+
+
+@blueprint.get("/<region_code>/tableau-de-bord")
+@allow(Role.REGION_ADMIN, region="region_code")
+def dashboard(region_code: str):
+    db = get_session()
+    region = _region(region_code)
+    board = region_dashboard(session=db, region_code=region_code)
+    return render_template(
+        "regions/dashboard.html",
+        region=region,
+        board=board,
+        charts=presenters.dashboard_charts(board),
+        median_text=duration_text(board.median_time_to_active),
+        share_text=presenters.share_text,
+    )
+
+
+@blueprint.get("/<region_code>/tableau-de-bord.csv")
+@allow(Role.REGION_ADMIN, region="region_code")
+def dashboard_csv(region_code: str):
+    _region(region_code)
+    board = region_dashboard(session=get_session(), region_code=region_code)
+    return csv_response(
+        presenters.dashboard_rows(board), f"tableau-de-bord-{region_code}-{utcnow():%Y-%m-%d}.csv"
+    )
+
+
+@blueprint.get("/<region_code>/commandes.csv")
+@allow(Role.REGION_ADMIN, region="region_code")
+def orders_csv(region_code: str):
+    db = get_session()
+    _region(region_code)
+    return csv_response(
+        region_order_rows(db, region_code), f"commandes-{region_code}-{utcnow():%Y-%m-%d}.csv"
+    )
+
+
+def region_order_rows(db, region_code: str):
+    yield [
+        _("Commande"),
+        _("Envoyée le"),
+        _("État"),
+        _("Structure"),
+        _("FINESS"),
+        _("SIRET"),
+        _("Département"),
+        _("Offre"),
+        _("Révision"),
+        _("Programme"),
+        _("Boîtes aux lettres"),
+        _("Montant TTC en centimes"),
+    ]
+    lines = (
+        select(OrderLine.order_id, sa.func.count(OrderLine.id).label("mailboxes"))
+        .group_by(OrderLine.order_id)
+        .subquery()
+    )
+    query = (
+        select(Order, Structure, Offer, OfferRevision, SubsidyProgramme, lines.c.mailboxes)
+        .join(OfferRevision, OfferRevision.id == Order.offer_revision_id)
+        .join(Offer, Offer.id == OfferRevision.offer_id)
+        .outerjoin(Structure, Structure.id == Order.structure_id)
+        .outerjoin(SubsidyProgramme, SubsidyProgramme.id == Order.programme_id)
+        .outerjoin(lines, lines.c.order_id == Order.id)
+        .where(region_order_filter(db, region_code), Order.state != "draft")
+        .order_by(Order.id)
+    )
+    for order, structure, offer, revision, programme, mailboxes in db.execute(query):
+        sent = order.submitted_at or order.created_at
+        yield [
+            order.id,
+            sent.date().isoformat(),
+            presenters.state_label(order.state),
+            structure.name if structure else "",
+            structure.finess or "" if structure else "",
+            structure.siret or "" if structure else "",
+            structure.department_code or "" if structure else "",
+            offer.name,
+            revision.number,
+            programme.slug if programme else "",
+            mailboxes or 0,
+            order.total_cents,
+        ]
