@@ -40,6 +40,7 @@ from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry, SimpleWorker
 from rq.job import Job
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,10 @@ def perform(app: Flask, function: str, *args: Any) -> Retry | None:
     with app.app_context():
         try:
             resolve(function)(*args)
-        except TransientJobError as error:
+        except (TransientJobError, OperationalError) as error:
+            # OperationalError: the database was busy or unreachable (SQLite allows one writer
+            # at a time; PostgreSQL may report a deadlock); the job's transaction was rolled
+            # back, so it can simply run again.
             delays = list(app.config["PORTAL_SETTINGS"].retry_backoff)
             log.warning(
                 "job failed for a reason that may pass; it will be retried",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from portal import queue
 from portal.app import create_app
@@ -30,6 +31,13 @@ def fails_transiently(value: int) -> None:
 def fails_for_good(value: int) -> None:
     CALLS.append(("broken", value))
     raise ValueError("a bug, not a passing failure")
+
+
+def meets_a_busy_database(value: int) -> None:
+    CALLS.append(("busy", value))
+    if FAILURES_LEFT.get(value, 0) > 0:
+        FAILURES_LEFT[value] -= 1
+        raise OperationalError("INSERT …", {}, Exception("database is locked"))
 
 
 def signal_thread(value: int) -> None:
@@ -86,6 +94,14 @@ def test_any_other_error_is_not_retried(app, db_session, jobs):
         enqueue(fails_for_good, 5, queue="provisioning")
         drain(app)
     assert CALLS == [("broken", 5)]
+
+
+def test_a_busy_database_is_a_failure_that_may_pass(app, db_session, jobs):
+    FAILURES_LEFT[7] = 1
+    with app.app_context():
+        enqueue(meets_a_busy_database, 7, queue="directory")
+        drain(app)
+    assert CALLS == [("busy", 7)] * 2
 
 
 def test_unknown_queue_names_are_refused(app):

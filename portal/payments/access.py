@@ -1,19 +1,18 @@
-"""Who may see an order's payment pages and who may record a purchase order as received.
+"""Who may pay an order, see its purchase order form, and record the purchase order received.
 
-Kept in one place so that the identity domain's authorisation policy can replace it whole.
+Built on the back-office authorisation policy (:mod:`portal.accounts.policy`): operator staff
+act on the orders of their own operators, platform staff on every order; the payer is the
+person who ordered or a manager of the structure the order is for.
 """
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from portal.accounts.models import Account, Membership, Role
+from portal.accounts.models import Account
+from portal.accounts.policy import can_manage_structure, operator_ids_for
 from portal.catalogue.models import Offer, OfferRevision
 from portal.subscriptions.models import Order
-
-
-def _memberships(session: Session, account: Account) -> list[Membership]:
-    return list(session.exec(select(Membership).where(Membership.account_id == account.id)))
 
 
 def operator_of(session: Session, order: Order) -> int:
@@ -25,12 +24,8 @@ def is_payment_staff(session: Session, account: Account | None, order: Order) ->
     """Platform staff, or staff of the operator that provisions the order's offer."""
     if account is None:
         return False
-    operator_id = operator_of(session, order)
-    return any(
-        m.role == Role.PLATFORM_ADMIN
-        or (m.role == Role.OPERATOR_ADMIN and m.operator_id == operator_id)
-        for m in _memberships(session, account)
-    )
+    operators = operator_ids_for(session, account)
+    return operators is None or operator_of(session, order) in operators
 
 
 def can_pay_order(session: Session, account: Account | None, order: Order) -> bool:
@@ -39,9 +34,8 @@ def can_pay_order(session: Session, account: Account | None, order: Order) -> bo
         return False
     if order.account_id == account.id:
         return True
-    return order.structure_id is not None and any(
-        m.role == Role.STRUCTURE_MANAGER and m.structure_id == order.structure_id
-        for m in _memberships(session, account)
+    return order.structure_id is not None and can_manage_structure(
+        session, account, order.structure_id
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import OperationalError
 
 from portal.db import get_session
 from portal.extensions import csrf
@@ -14,6 +16,16 @@ from portal.payments.stripe_service import WebhookSignatureInvalid, verify_webho
 log = logging.getLogger(__name__)
 
 webhooks = Blueprint("payment_webhooks", __name__)
+WRITE_ATTEMPTS = 8
+# The events the portal acts on; a Stripe endpoint needs no others.
+HANDLED_EVENTS = (
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+)
 csrf.exempt(webhooks)
 
 
@@ -30,13 +42,24 @@ def stripe_webhook():
         log.warning("Stripe webhook refused: bad signature")
         return jsonify({"error": "invalid signature"}), 400
     session = get_session()
-    row, first = events.record_event(session=session, event=event)
-    applied = events.process_event(session=session, payment_event=row)
-    session.commit()
-    if applied and row.order_id is not None:
-        # An event that linked an order may unblock events that arrived before it.
-        events.process_pending_events(session=session)
-        session.commit()
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            row, first = events.record_event(session=session, event=event)
+            applied = events.process_event(session=session, payment_event=row)
+            session.commit()
+            if applied and row.order_id is not None:
+                # An event that linked an order may unblock events that arrived before it.
+                events.process_pending_events(session=session)
+                session.commit()
+            break
+        except OperationalError:
+            # A write conflict (SQLite allows one writer; PostgreSQL may report a deadlock):
+            # nothing was kept, so the whole delivery can be handled again.
+            session.rollback()
+            time.sleep(0.05 * (attempt + 1))
+    else:
+        log.warning("Stripe webhook not applied: the database stayed busy")
+        return jsonify({"error": "busy, retry later"}), 503  # Stripe delivers it again later
     return jsonify({"received": True, "duplicate": not first, "applied": applied}), 200
 
 
