@@ -78,6 +78,11 @@ class Settings:
         return self.instance_dir / "mail"
 
     @property
+    def catalogue_check_seconds(self) -> float:
+        """How often a process asks the database whether the catalogue changed (tests: always)."""
+        return 0.0 if self.portal_env == "test" else 1.0
+
+    @property
     def retry_backoff(self) -> tuple[int, ...]:
         """Delays between retries of a job; immediate retries in tests unless set."""
         if self.job_retry_backoff is not None:

@@ -33,7 +33,10 @@ def init_app(app: Flask) -> None:
 @click.option("--port", default=0, show_default=True, help="0: any free port (printed).")
 @click.option("--client-id", default=None, help="Client id the portal uses (PSC_CLIENT_ID).")
 @click.option("--client-secret", default=None, help="Its secret (PSC_CLIENT_SECRET).")
-def dev_idp_command(host: str, port: int, client_id: str | None, client_secret: str | None) -> None:
+@click.option("--signed-userinfo", is_flag=True, help="Answer UserInfo as a signed JWT.")
+def dev_idp_command(
+    host: str, port: int, client_id: str | None, client_secret: str | None, signed_userinfo: bool
+) -> None:
     """Serve the development identity provider (a stand-in for Pro Santé Connect)."""
     from flask import current_app
 
@@ -44,6 +47,7 @@ def dev_idp_command(host: str, port: int, client_id: str | None, client_secret: 
         portal_env=settings.portal_env,
         client_id=client_id or settings.psc_client_id or devidp.DEV_CLIENT_ID,
         client_secret=client_secret or settings.psc_client_secret or devidp.DEV_CLIENT_SECRET,
+        signed_userinfo=signed_userinfo,
     )
     from werkzeug.serving import make_server
 

@@ -323,6 +323,9 @@ class _UserInfoEndpoint(UserInfoEndpoint):
     def resolve_private_key(self) -> RSAKey:
         return _provider().key
 
+    def get_supported_algorithms(self) -> list[str]:
+        return ["RS256"]
+
 
 class _BearerTokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> DevToken | None:
@@ -335,6 +338,7 @@ def create_dev_idp_app(
     client_id: str = DEV_CLIENT_ID,
     client_secret: str = DEV_CLIENT_SECRET,
     professionals_file: Path = PROFESSIONALS_FILE,
+    signed_userinfo: bool = False,
 ) -> Flask:
     """Build the development identity provider. Refuses to exist in production."""
     if portal_env not in ("development", "test"):
@@ -350,6 +354,8 @@ def create_dev_idp_app(
         client_secret=client_secret,
         professionals=load_professionals(professionals_file),
     )
+    if signed_userinfo:  # UserInfo as a signed JWT instead of JSON
+        provider.client.client_metadata["userinfo_signed_response_alg"] = "RS256"
     app.extensions["dev_idp"] = provider
 
     server = AuthorizationServer(
@@ -378,6 +384,7 @@ def create_dev_idp_app(
                 "grant_types_supported": ["authorization_code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
+                "userinfo_signing_alg_values_supported": ["RS256"],
                 "scopes_supported": list(SCOPES),
                 "code_challenge_methods_supported": ["S256"],
                 "acr_values_supported": ["eidas1"],

@@ -17,6 +17,7 @@ import requests
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
+from joserfc import jwt
 from joserfc.errors import (
     BadSignatureError,
     ClaimError,
@@ -27,6 +28,7 @@ from joserfc.errors import (
     JoseError,
     MissingClaimError,
 )
+from joserfc.jwk import KeySet
 
 from portal.accounts.psc import PscClaimsError, PscIdentity, identity_from_userinfo
 from portal.config import Settings
@@ -105,7 +107,7 @@ def finish_sign_in() -> PscResult:
         if "id_token" not in token or "userinfo" not in token:
             raise PscSignInError("token", "no id_token in the token response")
         id_claims = token["userinfo"]
-        claims = client.userinfo(token=token)
+        claims = _read_userinfo(client, token, metadata)
         if claims.get("sub") != id_claims.get("sub"):
             raise PscSignInError("token", "UserInfo sub differs from the id_token's")
         return PscResult(identity=identity_from_userinfo(dict(claims)), id_token=token["id_token"])
@@ -134,6 +136,33 @@ def finish_sign_in() -> PscResult:
         raise PscSignInError("refused", repr(error)) from error
     except requests.RequestException as error:
         raise PscSignInError("unavailable", repr(error)) from error
+
+
+def _read_userinfo(client: Any, token: dict, metadata: dict) -> dict:
+    """UserInfo as JSON, or as a JWT signed with the provider's keys (both exist in the wild)."""
+    response = client.get(metadata["userinfo_endpoint"], token=token)
+    response.raise_for_status()
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type == "application/jwt":
+        keys = KeySet.import_key_set(client.fetch_jwk_set())
+        decoded = jwt.decode(
+            response.text.strip(),
+            keys,
+            algorithms=metadata.get("userinfo_signing_alg_values_supported") or ["RS256"],
+        )
+        claims = decoded.claims
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if claims.get("iss") != metadata.get("issuer") or client.client_id not in audiences:
+            raise PscSignInError("claims", "signed UserInfo for another issuer or client")
+        return claims
+    try:
+        claims = response.json()
+    except ValueError as error:
+        raise PscSignInError("claims", f"UserInfo is not JSON ({content_type})") from error
+    if not isinstance(claims, dict):
+        raise PscSignInError("claims", "UserInfo is not a JSON object")
+    return claims
 
 
 def end_session_url(id_token: str | None, post_logout_redirect_uri: str) -> str | None:

@@ -3,10 +3,13 @@
 Every catalogue page reads the same few hundred offers, their operator, their current terms and
 the regional programmes that subsidise them. Reading and reshaping them on every request would
 cost far more than the page itself, so each process keeps an immutable :class:`CatalogueIndex`
-and asks the database, with one cheap aggregate query per request, whether the catalogue moved
-(:func:`catalogue_version`). The database stays the source of truth: any process sees a change
-on its next request. Edits that leave no trace in that query (an operator renamed in place, a
-grid label reworded) show after at most :data:`MAX_AGE_SECONDS`.
+and asks the database, with one cheap aggregate query at most once a second, whether the
+catalogue moved (:func:`catalogue_version`). The database stays the source of truth: any
+process sees a change within that second. Edits that leave no trace in that query (an operator
+renamed in place, a grid label reworded) show after at most :data:`MAX_AGE_SECONDS`.
+
+Pages rendered from an index are kept with it (:class:`FragmentCache`), so a popular query is
+rendered once per process and catalogue version.
 
 The index also precomputes, for every filter choice of the catalogue, the set of offers it
 keeps as a bit mask (bit ``n`` = ``entries[n]``), so filtering and facet counts are a handful
@@ -20,10 +23,12 @@ import datetime as dt
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -41,6 +46,7 @@ from portal.regions.models import SubsidyProgramme
 from portal.regions.subsidies import monthly_price_cents
 
 MAX_AGE_SECONDS = 60.0
+FRAGMENTS_PER_PROCESS = 128  # rendered page bodies kept per index (about 10 MB at most)
 GROUP_ORDER = ("price", "audience", "access", "integration", "limits", "support", "compliance")
 
 
@@ -169,6 +175,33 @@ class DepartmentInfo:
     region_code: str
 
 
+class FragmentCache:
+    """Rendered HTML kept with the index it was rendered from, least recently used out first.
+
+    It lives on the index, so a new catalogue version starts with an empty cache."""
+
+    def __init__(self, size: int = FRAGMENTS_PER_PROCESS) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_render(self, key: Hashable, render: Callable[[], str]) -> str:
+        with self._lock:
+            html = self._items.get(key)
+            if html is not None:
+                self._items.move_to_end(key)
+                return html
+        html = render()
+        with self._lock:
+            self._items[key] = html
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return html
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 @dataclass
 class CatalogueIndex:
     """Immutable once built; shared by every request of the process."""
@@ -188,6 +221,7 @@ class CatalogueIndex:
     masks: dict[str, dict[str, int]] = field(init=False, default_factory=dict)
     # filter parameter -> the choices offered in the form, in display order.
     choices: dict[str, list[Any]] = field(init=False, default_factory=dict)
+    fragments: FragmentCache = field(init=False, default_factory=FragmentCache)
     _price_sorted: list[int] = field(init=False)
     _price_prefix_masks: list[int] = field(init=False)
 
@@ -257,24 +291,29 @@ def sort_key(text: str) -> str:
 
 
 def catalogue_version(session: Session) -> tuple:
-    """A cheap fingerprint of everything the index holds, read in one query."""
-    aggregates = (
+    """A cheap fingerprint of everything the index holds: one query, one scan per table."""
+    offers = select(
         func.count(Offer.id),
         func.count(Offer.id).filter(Offer.status == OfferStatus.PUBLISHED),
         func.max(Offer.updated_at),
         func.sum(Offer.current_revision_id),
         func.sum(Offer.operator_id),
+    ).subquery()
+    programmes = select(
         func.count(SubsidyProgramme.id),
         func.sum(SubsidyProgramme.id),
         func.sum(SubsidyProgramme.quota_used),
         func.count(SubsidyProgramme.id).filter(SubsidyProgramme.status == "published"),
-        func.count(Operator.id),
-        func.max(Operator.id),
-        func.count(ComparisonAttribute.key),
-        func.count(Department.code),
-    )
+    ).subquery()
+    operators = select(func.count(Operator.id), func.max(Operator.id)).subquery()
+    attributes = select(func.count(ComparisonAttribute.key)).subquery()
+    # Each subquery is one aggregate row: joining them needs no condition.
     row = session.exec(
-        select(*(select(aggregate).scalar_subquery() for aggregate in aggregates))
+        select(offers, programmes, operators, attributes).select_from(
+            offers.join(programmes, sa.true())
+            .join(operators, sa.true())
+            .join(attributes, sa.true())
+        )
     ).one()
     return tuple(str(value) for value in row)
 
@@ -335,17 +374,32 @@ def build_index(session: Session, version: tuple | None = None) -> CatalogueInde
 
 
 class _IndexHolder:
-    def __init__(self) -> None:
+    def __init__(self, check_seconds: float) -> None:
         self.index: CatalogueIndex | None = None
         self.lock = threading.Lock()
+        self.check_seconds = check_seconds
+        self.checked_at = float("-inf")
 
 
 def current_index(session: Session, app: Flask | None = None) -> CatalogueIndex:
-    """The index of this process, rebuilt first if the database holds another catalogue."""
+    """The index of this process, rebuilt first if the database holds another catalogue.
+
+    The database is asked at most every ``Settings.catalogue_check_seconds`` (one second; every
+    time in tests), so a change made by any process shows everywhere within that delay.
+    """
     app = app or current_app
-    holder: _IndexHolder = app.extensions.setdefault("catalogue_index", _IndexHolder())
-    version = catalogue_version(session)
+    holder: _IndexHolder | None = app.extensions.get("catalogue_index")
+    if holder is None:
+        settings = app.config["PORTAL_SETTINGS"]
+        holder = app.extensions.setdefault(
+            "catalogue_index", _IndexHolder(settings.catalogue_check_seconds)
+        )
     index = holder.index
+    now = time.monotonic()
+    if index is not None and now - holder.checked_at < holder.check_seconds and not _too_old(index):
+        return index
+    version = catalogue_version(session)
+    holder.checked_at = now
     if index is not None and index.version == version and not _too_old(index):
         return index
     with holder.lock:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from portal.catalogue import exports, presenters
+from portal.catalogue.index import CatalogueIndex, current_index
 from portal.catalogue.services import (
     MAX_COMPARED,
     comparison_request,
@@ -15,8 +20,32 @@ from portal.catalogue.services import (
     search_catalogue,
 )
 from portal.db import get_session
+from portal.i18n import current_language
 
 blueprint = Blueprint("catalogue", __name__)
+_INDENTATION = re.compile(r"\n\s+")
+
+
+def _page_body(index: CatalogueIndex, render: Callable[[], str]) -> Markup:
+    """The page's body, rendered once per catalogue version, language and query.
+
+    Bodies hold nothing personal (no account, no form token, no flashed message: those are in
+    the frame around them), so every visitor asking the same URL gets the same HTML; the frame
+    is rendered for each request.
+    """
+    key = (
+        request.path,
+        request.host_url,
+        current_language(),
+        tuple(sorted((k, v) for k, v in request.args.items(multi=True) if k != "lang")),
+        dt.date.today(),
+    )
+    return Markup(index.fragments.get_or_render(key, lambda: _compact(render())))  # noqa: S704
+
+
+def _compact(html: str) -> str:
+    """Indentation out (the bodies hold no <pre> or <textarea>): a quarter less to send."""
+    return _INDENTATION.sub("\n", html)
 
 
 def _offers_url(query: list[tuple[str, str]]) -> str:
@@ -25,14 +54,20 @@ def _offers_url(query: list[tuple[str, str]]) -> str:
 
 @blueprint.get("/offres")
 def offers():
-    index, result = search_catalogue(session=get_session(), args=request.args)
-    state = result.state
-    wanted = request.args.get("format")
-    if wanted == "csv":
+    if request.args.get("format") == "csv":
+        index, result = search_catalogue(session=get_session(), args=request.args)
         return exports.csv_response(
             exports.catalogue_rows(result.all_entries, index), "offres-mssante.csv"
         )
+    index = current_index(get_session())
+    return render_template("catalogue/offers.html", content=_page_body(index, _offers_body))
+
+
+def _offers_body() -> str:
+    index, result = search_catalogue(session=get_session(), args=request.args)
+    state = result.state
     notices = presenters.ignored_messages(index, state)
+    wanted = request.args.get("format")
     if wanted:
         notices.append(
             _("Le format « %(format)s » n’existe pas ; la page est affichée.", format=wanted[:20])
@@ -53,7 +88,7 @@ def offers():
     ]
     active = presenters.active_filters(index, result, _offers_url)
     return render_template(
-        "catalogue/offers.html",
+        "catalogue/_offers_content.html",
         result=result,
         cards=cards,
         fieldsets=presenters.filter_form(index, result),
@@ -74,6 +109,11 @@ def offer(slug: str):
     index, entry = find_offer(session=get_session(), slug=slug)
     if entry is None:
         abort(404)
+    body = _page_body(index, lambda: _offer_body(index, entry))
+    return render_template("catalogue/offer.html", entry=entry, content=body)
+
+
+def _offer_body(index: CatalogueIndex, entry) -> str:
     department = request.args.get("departement", "")
     region = request.args.get("region", "")
     notices = []
@@ -87,7 +127,7 @@ def offer(slug: str):
         notices.append(_("Cette région n’existe pas ; elle a été ignorée."))
         region = ""
     return render_template(
-        "catalogue/offer.html",
+        "catalogue/_offer_content.html",
         entry=entry,
         card=presenters.offer_card(entry, index, region=region or None),
         groups=presenters.grid([entry], index),
@@ -112,6 +152,23 @@ def offer(slug: str):
 def compare():
     values = request.args.getlist("offres")
     index, asked = comparison_request(session=get_session(), values=values)
+    notices = _comparison_notices(asked)
+    only_differences = request.args.get("differences") == "1"
+    wanted = request.args.get("format")
+    if len(values) > 1 and not wanted:
+        # The catalogue's checkboxes send offres=a&offres=b: answer with the short permalink.
+        for notice in notices:
+            flash(notice, "warning")
+        return redirect(_compare_url(asked.slugs, only_differences))
+    if wanted == "csv" and asked.enough:
+        return exports.csv_response(
+            exports.comparison_rows(asked.entries, index), "comparaison-offres-mssante.csv"
+        )
+    body = _page_body(index, lambda: _compare_body(index, asked, notices, only_differences))
+    return render_template("catalogue/compare.html", content=body)
+
+
+def _comparison_notices(asked) -> list[str]:
     notices = []
     if asked.unknown:
         notices.append(_("Offre inconnue ignorée : %(slugs)s.", slugs=", ".join(asked.unknown)))
@@ -130,26 +187,20 @@ def compare():
                 names=", ".join(asked.dropped),
             )
         )
-    only_differences = request.args.get("differences") == "1"
+    return notices
+
+
+def _compare_body(index: CatalogueIndex, asked, notices: list[str], only_differences: bool) -> str:
     wanted = request.args.get("format")
-    if len(values) > 1 and not wanted:
-        # The catalogue's checkboxes send offres=a&offres=b: answer with the short permalink.
-        for notice in notices:
-            flash(notice, "warning")
-        return redirect(_compare_url(asked.slugs, only_differences))
-    if wanted == "csv" and asked.enough:
-        return exports.csv_response(
-            exports.comparison_rows(asked.entries, index), "comparaison-offres-mssante.csv"
-        )
     if wanted:
-        notices.append(
-            _("Le format « %(format)s » n’existe pas ; la page est affichée.", format=wanted[:20])
-        )
+        notices = [
+            *notices,
+            _("Le format « %(format)s » n’existe pas ; la page est affichée.", format=wanted[:20]),
+        ]
     groups = presenters.grid(asked.entries, index) if asked.enough else []
     return render_template(
-        "catalogue/compare.html",
+        "catalogue/_compare_content.html",
         asked=asked,
-        index=index,
         cards=[presenters.offer_card(entry, index) for entry in asked.entries],
         groups=groups,
         differences=sum(group.differences for group in groups),
@@ -159,7 +210,6 @@ def compare():
             "catalogue.compare", _external=True, **_compare_args(asked.slugs, only_differences)
         ),
         csv_url=url_for("catalogue.compare", format="csv", **_compare_args(asked.slugs, False)),
-        toggle_url=_compare_url(asked.slugs, not only_differences),
         remove_urls={
             slug: _compare_url([s for s in asked.slugs if s != slug], only_differences)
             for slug in asked.slugs

@@ -78,8 +78,11 @@
       const mine = form.querySelector(`[data-facet="${CSS.escape(fresh.dataset.facet)}"]`);
       if (mine) mine.textContent = fresh.textContent;
     });
-    doc.querySelectorAll("[data-facet-option]").forEach((fresh) => {
-      const mine = form.querySelector(`[data-facet-option="${CSS.escape(fresh.dataset.facetOption)}"]`);
+    doc.querySelectorAll("[data-catalogue-filters] select[name] option[value]").forEach((fresh) => {
+      const name = fresh.closest("select").name;
+      const mine = form.querySelector(
+        `select[name="${CSS.escape(name)}"] option[value="${CSS.escape(fresh.value)}"]`
+      );
       if (mine) mine.textContent = fresh.textContent;
     });
   }

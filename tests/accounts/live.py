@@ -17,6 +17,7 @@ import re
 import selectors
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,24 +68,25 @@ def _wait_for_url(
 
 @contextlib.contextmanager
 def _running(command: list[str], env: dict[str, str], marker: str) -> Iterator[LiveProcess]:
-    process = subprocess.Popen(
-        command,
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        url, lines = _wait_for_url(process, marker)
-        yield LiveProcess(url=url, process=process, output=lines)
-    finally:
-        process.terminate()
+    # The process's log goes to a temporary file, shown if the process fails to start.
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            try:
+                url, lines = _wait_for_url(process, marker)
+            except RuntimeError as error:
+                errors.seek(0)
+                raise RuntimeError(f"{error}\n{errors.read()[-4000:]}") from None
+            yield LiveProcess(url=url, process=process, output=lines)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _base_env() -> dict[str, str]:

@@ -249,3 +249,28 @@ def test_without_psc_settings_the_sign_in_page_says_it_is_unavailable(client):
     html = page(client.get("/connexion"))
     assert html.select_one("#connexion-psc") is None
     assert "n’est pas disponible sur ce portail" in html.get_text()
+
+
+def test_a_signed_userinfo_is_verified_and_read(app, settings):
+    idp = devidp.create_dev_idp_app(
+        portal_env="test",
+        client_id="portail-tests",
+        client_secret="secret-of-the-tests",
+        signed_userinfo=True,
+    )
+    server = devidp.serve_in_thread(idp)
+    try:
+        signed_app = create_app(
+            psc_settings(settings, devidp.metadata_url(f"http://127.0.0.1:{server.port}"))
+        )
+        with rolled_back_session(signed_app) as session:
+            client = signed_app.test_client()
+            response = psc_flow.sign_in(client, "sage-femme-centre-sante")
+            assert response.status_code == 302, response.get_data(as_text=True)
+            account = session.get(Account, signed_in_account_id(client))
+            assert account.display_name == "Sophie LAURENT"
+            centre = session.exec(select(Structure).where(Structure.finess == "750000036")).one()
+            assert centre.type == "centre_sante"
+    finally:
+        server.shutdown()
+        server.server_close()

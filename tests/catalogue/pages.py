@@ -37,7 +37,7 @@ def all_result_slugs(client, query: str) -> list[str]:
 def facet_count(page: BeautifulSoup, param: str, value: str) -> int:
     element = page.select_one(f'[data-facet="{param}:{value}"]')
     if element is None:
-        element = page.select_one(f'[data-facet-option="{param}:{value}"]')
+        element = page.select_one(f'select[name="{param}"] option[value="{value}"]')
     return int(re.search(r"\((\d+)\)\s*$", element.get_text(strip=True)).group(1))
 
 
