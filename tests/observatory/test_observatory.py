@@ -121,8 +121,12 @@ def test_indicators_count_mailboxes_by_region_type_and_operator_kind(client, db_
     commercial = make_operator(db_session, kind="commercial")
     org_offer = make_offer(db_session, operator=regional, mailbox_types=["ORG"])
     per_offer = make_offer(db_session, operator=commercial, mailbox_types=["PER"])
-    paris = make_structure(db_session, department_code="75")  # Île-de-France, 11
-    lyon = make_structure(db_session, department_code="69")  # Auvergne-Rhône-Alpes, 84
+    paris = make_structure(
+        db_session, department_code="75", finess="759990021"
+    )  # Île-de-France, 11
+    lyon = make_structure(
+        db_session, department_code="69", finess="699990021"
+    )  # Auvergne-Rhône-Alpes, 84
     ajaccio = make_structure(db_session, department_code="2A", finess="2A0000001")  # Corse, 94
     programme = SubsidyProgramme(
         slug="programme-observatoire",

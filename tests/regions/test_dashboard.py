@@ -91,9 +91,13 @@ def test_dashboard_shows_the_regions_orders_mailboxes_quota_and_funnel(client, d
     admin = make_account(db_session)
     db_session.add(Membership(account_id=admin.id, role=Role.REGION_ADMIN, region_code="53"))
     db_session.flush()
-    brest = make_structure(db_session, department_code="29", name="Pharmacie de Brest")
-    rennes = make_structure(db_session, department_code="35", name='=HYPERLINK("x")')
-    paris = make_structure(db_session, department_code="75")
+    brest = make_structure(
+        db_session, department_code="29", name="Pharmacie de Brest", finess="299990011"
+    )
+    rennes = make_structure(
+        db_session, department_code="35", name='=HYPERLINK("x")', finess="359990011"
+    )
+    paris = make_structure(db_session, department_code="75", finess="759990011")
     order_for(db_session, admin, brest, offer, programme, "active", hours=3)
     order_for(db_session, admin, rennes, offer, programme, "awaiting_approval")
     order_for(db_session, admin, paris, offer, None, "active", hours=1)  # another region's
