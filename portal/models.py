@@ -22,7 +22,7 @@ from portal.mail.models import OutboxMessage
 from portal.observatory.models import OfferViewCount
 from portal.payments.models import PaymentEvent
 from portal.provisioning.models import ProvisioningAttempt
-from portal.regions.models import SubsidyProgramme
+from portal.regions.models import BulkUpload, SubsidyProgramme
 from portal.subscriptions.models import (
     Mailbox,
     MailboxAccess,
@@ -37,6 +37,7 @@ __all__ = [
     "AccountToken",
     "Activity",
     "AuditEvent",
+    "BulkUpload",
     "ComparisonAttribute",
     "Department",
     "DirectoryEntry",

@@ -137,4 +137,5 @@ class ProgrammeForm(FlaskForm):
 
 
 class BulkOrderForm(FlaskForm):
+    programme_id = SelectField(_l("Programme"), coerce=int, validate_choice=False)
     file = FileField(_l("Fichier CSV"))

@@ -18,11 +18,11 @@ from portal.catalogue.models import Department, Offer, OfferRevision, Region
 from portal.db import get_session, utcnow
 from portal.i18n import localised
 from portal.observatory.presenters import duration_text
-from portal.regions import presenters
+from portal.regions import bulk, presenters
 from portal.regions import programmes as programme_service
 from portal.regions.dashboard import region_dashboard, region_order_filter
-from portal.regions.forms import ProgrammeForm
-from portal.regions.models import SubsidyProgramme
+from portal.regions.forms import BulkOrderForm, ProgrammeForm
+from portal.regions.models import BulkUpload, SubsidyProgramme
 from portal.subscriptions.models import Order, OrderLine
 
 blueprint = Blueprint("regions", __name__, url_prefix="/espace-region")
@@ -306,3 +306,193 @@ def region_order_rows(db, region_code: str):
             mailboxes or 0,
             order.total_cents,
         ]
+
+
+# ---------------------------------------------------------------- bulk orders
+
+
+def _bulk_programmes(db, region_code: str) -> list[SubsidyProgramme]:
+    return [p for p in programme_service.programmes_of(db, region_code) if p.status == "published"]
+
+
+@blueprint.route("/<region_code>/commandes-groupees", methods=["GET", "POST"])
+@allow(Role.REGION_ADMIN, region="region_code")
+def bulk_upload(region_code: str):
+    db = get_session()
+    region = _region(region_code)
+    programmes = _bulk_programmes(db, region_code)
+    form = BulkOrderForm()
+    form.programme_id.choices = [SelectChoice(0, _("— Choisir un programme —"))] + [
+        SelectChoice(p.id, localised(p.name)) for p in programmes
+    ]
+    error = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            error = _("Le formulaire a expiré : rechargez la page et recommencez.")
+        elif form.programme_id.data not in {p.id for p in programmes}:
+            form.programme_id.errors = [_("Choisissez un programme publié de votre région.")]
+        elif not form.file.data or not form.file.data.filename:
+            form.file.errors = [_("Choisissez le fichier CSV à envoyer.")]
+        else:
+            programme = db.get(SubsidyProgramme, form.programme_id.data)
+            content = form.file.data.read(bulk.MAX_BYTES + 1)
+            try:
+                report = bulk.read_bulk_file(
+                    content,
+                    session=db,
+                    region_code=region_code,
+                    eligible_types=programme.structure_types or None,
+                )
+            except bulk.BulkFileError as problem:
+                form.file.errors = [str(problem)]
+            else:
+                upload = BulkUpload(
+                    region_code=region_code,
+                    programme_id=programme.id,
+                    account_id=current_account().id,
+                    filename=(form.file.data.filename or "commandes.csv")[:255],
+                    sha256=report.sha256,
+                    content=content,
+                    valid_lines=len(report.valid),
+                    invalid_lines=len(report.invalid),
+                )
+                db.add(upload)
+                db.commit()
+                return redirect(
+                    url_for(".bulk_report", region_code=region_code, upload_id=upload.id)
+                )
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "regions/bulk_upload.html",
+        region=region,
+        form=form,
+        programmes=programmes,
+        error=error,
+        columns=bulk.TEMPLATE_HEADER,
+        max_lines=bulk.MAX_LINES,
+    ), status
+
+
+@blueprint.get("/<region_code>/commandes-groupees/modele.csv")
+@allow(Role.REGION_ADMIN, region="region_code")
+def bulk_template(region_code: str):
+    _region(region_code)
+    return csv_response(
+        [
+            bulk.TEMPLATE_HEADER,
+            [
+                "290000017",
+                "",
+                "pharmacie",
+                "Pharmacie du Port",
+                "29",
+                "officine|secretariat",
+                "Jeanne Martin",
+                "contact@pharmacie-du-port.example",
+            ],
+        ],
+        "modele-commandes-groupees.csv",
+    )
+
+
+def _upload(region_code: str, upload_id: int) -> BulkUpload:
+    upload = get_session().get(BulkUpload, upload_id)
+    if upload is None or upload.region_code != region_code:
+        abort(404)
+    return upload
+
+
+def _upload_report(db, upload: BulkUpload):
+    from portal.regions import bulk_orders
+
+    programme = db.get(SubsidyProgramme, upload.programme_id)
+    report = bulk_orders.report_for(db, upload, programme)
+    keys = {
+        line.number: bulk_orders.line_key(upload.region_code, programme.id, line)
+        for line in report.valid
+    }
+    ordered = bulk_orders.existing_keys(db, list(keys.values()))
+    already = {number for number, key in keys.items() if key in ordered}
+    return programme, report, already
+
+
+@blueprint.get("/<region_code>/commandes-groupees/<int:upload_id>")
+@allow(Role.REGION_ADMIN, region="region_code")
+def bulk_report(region_code: str, upload_id: int):
+    db = get_session()
+    region = _region(region_code)
+    upload = _upload(region_code, upload_id)
+    programme, report, already = _upload_report(db, upload)
+    to_order = [line for line in report.valid if line.number not in already]
+    return render_template(
+        "regions/bulk_report.html",
+        region=region,
+        upload=upload,
+        programme=programme,
+        report=report,
+        already=already,
+        to_order=to_order,
+        to_order_mailboxes=sum(len(line.mailboxes) for line in to_order),
+        shown_invalid=report.invalid[:BULK_REPORT_SHOWN],
+        form=FlaskForm(),
+    )
+
+
+BULK_REPORT_SHOWN = 200
+
+
+@blueprint.get("/<region_code>/commandes-groupees/<int:upload_id>/rapport.csv")
+@allow(Role.REGION_ADMIN, region="region_code")
+def bulk_report_csv(region_code: str, upload_id: int):
+    db = get_session()
+    _region(region_code)
+    upload = _upload(region_code, upload_id)
+    report, already = _upload_report(db, upload)[1:]
+
+    def rows():
+        yield [_("Ligne"), _("Structure"), _("Résultat"), _("Motifs")]
+        for line in report.lines:
+            if not line.ok:
+                result = _("à corriger")
+            elif line.number in already:
+                result = _("déjà commandée")
+            else:
+                result = _("valide")
+            yield [line.number, line.values.get("name", ""), result, " / ".join(line.errors)]
+
+    return csv_response(rows(), f"rapport-{upload.id}.csv")
+
+
+@blueprint.post("/<region_code>/commandes-groupees/<int:upload_id>/commander")
+@allow(Role.REGION_ADMIN, region="region_code")
+def bulk_order(region_code: str, upload_id: int):
+    db = get_session()
+    _region(region_code)
+    upload = _upload(region_code, upload_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    from portal.regions import bulk_orders
+
+    try:
+        result = bulk_orders.order_bulk(session=db, upload=upload, account=current_account())
+    except bulk_orders.BulkOrderError as problem:
+        db.rollback()
+        flash(str(problem), "error")
+        return redirect(url_for(".bulk_report", region_code=region_code, upload_id=upload_id))
+    db.commit()
+    if result.created:
+        flash(
+            _(
+                "%(orders)d commandes créées pour %(mailboxes)d boîtes aux lettres. Elles "
+                "apparaissent dans le tableau de bord.",
+                orders=result.created,
+                mailboxes=result.mailboxes,
+            ),
+            "success",
+        )
+    else:
+        flash(
+            _("Rien de nouveau : toutes les lignes valides de ce fichier étaient déjà commandées."),
+            "info",
+        )
+    return redirect(url_for(".bulk_report", region_code=region_code, upload_id=upload_id))
