@@ -16,6 +16,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -139,3 +140,9 @@ class ProgrammeForm(FlaskForm):
 class BulkOrderForm(FlaskForm):
     programme_id = SelectField(_l("Programme"), coerce=int, validate_choice=False)
     file = FileField(_l("Fichier CSV"))
+
+
+class DecisionForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Motif (obligatoire pour un refus)"), validators=[Optional(), Length(max=1000)]
+    )

@@ -21,7 +21,7 @@ from portal.observatory.presenters import duration_text
 from portal.regions import bulk, presenters
 from portal.regions import programmes as programme_service
 from portal.regions.dashboard import region_dashboard, region_order_filter
-from portal.regions.forms import BulkOrderForm, ProgrammeForm
+from portal.regions.forms import BulkOrderForm, DecisionForm, ProgrammeForm
 from portal.regions.models import BulkUpload, SubsidyProgramme
 from portal.subscriptions.models import Order, OrderLine
 
@@ -496,3 +496,66 @@ def bulk_order(region_code: str, upload_id: int):
             "info",
         )
     return redirect(url_for(".bulk_report", region_code=region_code, upload_id=upload_id))
+
+
+# ---------------------------------------------------------------- approvals
+
+
+@blueprint.get("/<region_code>/approbations")
+@allow(Role.REGION_ADMIN, region="region_code")
+def approvals(region_code: str):
+    from portal.regions.approvals import pending_orders
+
+    db = get_session()
+    region = _region(region_code)
+    return render_template(
+        "regions/approvals.html",
+        region=region,
+        pending=pending_orders(db, region_code),
+        form=DecisionForm(),
+        localised=localised,
+    )
+
+
+@blueprint.post("/<region_code>/approbations/<int:order_id>")
+@allow(Role.REGION_ADMIN, region="region_code")
+def decide(region_code: str, order_id: int):
+    from portal.regions import approvals as approval_service
+
+    db = get_session()
+    _region(region_code)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    decision = request.form.get("decision")
+    try:
+        if decision == "approve":
+            approval_service.approve(
+                session=db,
+                region_code=region_code,
+                order_id=order_id,
+                account=current_account(),
+                reason=form.reason.data or None,
+            )
+            message = _("Commande n° %(id)d approuvée.", id=order_id)
+        elif decision == "reject":
+            approval_service.reject(
+                session=db,
+                region_code=region_code,
+                order_id=order_id,
+                account=current_account(),
+                reason=form.reason.data or "",
+            )
+            message = _("Commande n° %(id)d refusée ; le motif est transmis.", id=order_id)
+        else:
+            abort(400)
+    except LookupError:
+        db.rollback()
+        abort(404)
+    except approval_service.ApprovalError as problem:
+        db.rollback()
+        flash(str(problem), "error")
+    else:
+        db.commit()
+        flash(message, "success")
+    return redirect(url_for(".approvals", region_code=region_code))
