@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from portal.accounts.policy import Role, allow
 from portal.accounts.session import current_account
+from portal.app import settings_of
 from portal.catalogue.models import Offer, OfferRevision, Operator
 from portal.db import get_session
 from portal.operators import offers as offer_service
@@ -150,3 +160,163 @@ def discard(operator_id: int, offer_id: int):
 @allow(Role.OPERATOR_ADMIN, operator="operator_id")
 def withdraw(operator_id: int, offer_id: int):
     return _confirmed_action(operator_id, offer_id, "withdraw")
+
+
+# ---------------------------------------------------------------- provisioning
+
+
+def _operator(operator_id: int) -> Operator:
+    operator = get_session().get(Operator, operator_id)
+    if operator is None:
+        abort(404)
+    return operator
+
+
+@blueprint.route("/<int:operator_id>/raccordement", methods=["GET", "POST"])
+@allow(Role.OPERATOR_ADMIN, operator="operator_id")
+def connection(operator_id: int):
+    from portal.operators import provisioning as service
+    from portal.provisioning import registry
+
+    db = get_session()
+    operator = _operator(operator_id)
+    settings = settings_of(current_app)
+    form = FlaskForm()
+    options = operator.adapter_settings or {}
+    values = {
+        "kind": operator.adapter_kind,
+        "base_url": options.get("base_url", ""),
+        "timeout_seconds": str(options.get("timeout_seconds", 10)),
+    }
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        if request.form.get("action") == "test":
+            problem = service.check_connection(session=db, operator=operator, settings=settings)
+            if problem:
+                flash(problem, "error")
+            else:
+                flash(_("Le raccordement fonctionne : votre API a répondu."), "success")
+            return redirect(url_for(".connection", operator_id=operator.id))
+        values = {
+            "kind": request.form.get("kind", ""),
+            "base_url": request.form.get("base_url", "").strip(),
+            "timeout_seconds": request.form.get("timeout_seconds", "").strip(),
+        }
+        timeout = int(values["timeout_seconds"]) if values["timeout_seconds"].isdigit() else 0
+        errors = service.save_connection(
+            session=db,
+            operator=operator,
+            settings=settings,
+            kind=values["kind"],
+            base_url=values["base_url"],
+            timeout_seconds=timeout,
+            token=request.form.get("token", "").strip(),
+            callback_secret=request.form.get("callback_secret", "").strip(),
+            account=current_account(),
+        )
+        if not errors:
+            db.commit()
+            flash(
+                _("Raccordement enregistré. Testez-le avant de recevoir des commandes."), "success"
+            )
+            return redirect(url_for(".connection", operator_id=operator.id))
+        status = 400
+    return render_template(
+        "operators/connection.html",
+        operator=operator,
+        kinds=registry.adapter_kinds(),
+        values=values,
+        errors=errors,
+        has_token=bool(operator.adapter_secret_encrypted),
+        has_callback=bool(operator.callback_secret_encrypted),
+        demo_connection=registry.uses_reference_operator(operator),
+        form=form,
+    ), status
+
+
+@blueprint.get("/<int:operator_id>/a-traiter")
+@allow(Role.OPERATOR_ADMIN, operator="operator_id")
+def work_queue(operator_id: int):
+    from portal.operators import provisioning as service
+
+    operator = _operator(operator_id)
+    return render_template(
+        "operators/work_queue.html",
+        operator=operator,
+        items=service.work_items(get_session(), operator),
+        form=FlaskForm(),
+    )
+
+
+@blueprint.post("/<int:operator_id>/a-traiter/<int:mailbox_id>")
+@allow(Role.OPERATOR_ADMIN, operator="operator_id")
+def complete_work(operator_id: int, mailbox_id: int):
+    from portal.operators import provisioning as service
+
+    db = get_session()
+    operator = _operator(operator_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        mailbox = service.complete_work_item(
+            session=db,
+            operator=operator,
+            mailbox_id=mailbox_id,
+            external_id=request.form.get("external_id", ""),
+            account=current_account(),
+        )
+    except LookupError:
+        abort(404)
+    except service.OperatorActionError as problem:
+        db.rollback()
+        flash(str(problem), "error")
+    else:
+        db.commit()
+        flash(_("Boîte %(address)s marquée comme créée.", address=mailbox.address), "success")
+    return redirect(url_for(".work_queue", operator_id=operator.id))
+
+
+@blueprint.get("/<int:operator_id>/commandes")
+@allow(Role.OPERATOR_ADMIN, operator="operator_id")
+def orders(operator_id: int):
+    from portal.operators import provisioning as service
+    from portal.subscriptions import states
+
+    operator = _operator(operator_id)
+    state = request.args.get("etat", "")
+    if state and state not in {s.value for s in states.TRANSITIONS}:
+        state = ""
+    return render_template(
+        "operators/orders.html",
+        operator=operator,
+        orders=service.operator_orders(get_session(), operator, state or None),
+        state=state,
+        states=[(s.value, states.label(s)) for s in states.TRANSITIONS if s.value != "draft"],
+        label=states.label,
+        form=FlaskForm(),
+    )
+
+
+@blueprint.post("/<int:operator_id>/commandes/<int:order_id>/relancer")
+@allow(Role.OPERATOR_ADMIN, operator="operator_id")
+def retry_order(operator_id: int, order_id: int):
+    from portal.operators import provisioning as service
+
+    db = get_session()
+    operator = _operator(operator_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        service.retry(session=db, operator=operator, order_id=order_id, account=current_account())
+    except LookupError:
+        abort(404)
+    except service.OperatorActionError as problem:
+        db.rollback()
+        flash(str(problem), "error")
+    else:
+        db.commit()
+        flash(_("Commande n° %(id)d relancée.", id=order_id), "success")
+    return redirect(url_for(".orders", operator_id=operator.id, etat="needs_attention"))
