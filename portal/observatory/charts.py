@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from flask_babel import format_decimal
 
 # Geometry in SVG user units; the picture scales to the width of its container.
-WIDTH = 640
-LABEL_WIDTH = 210
+WIDTH = 660
+LABEL_WIDTH = 250
 VALUE_GAP = 8
 VALUE_WIDTH = 70
 BAR_HEIGHT = 22
