@@ -222,7 +222,7 @@ class OfferCard:
     key_features: list[str]
 
 
-def coverage_text(entry: CatalogueEntry, index: CatalogueIndex) -> str:
+def coverage_text(entry: CatalogueEntry, index: CatalogueIndex, *, only: bool = True) -> str:
     if entry.coverage_national:
         return _("Partout en France")
     places = [index.region_names.get(code, code) for code in entry.coverage_regions]
@@ -231,6 +231,8 @@ def coverage_text(entry: CatalogueEntry, index: CatalogueIndex) -> str:
         for code in entry.coverage_departments
         if (d := index.department_by_code.get(code))
     ]
+    if not only:
+        return ", ".join(places)
     return _("Uniquement : %(places)s", places=", ".join(places))
 
 
@@ -712,7 +714,7 @@ def eligibility_lines(entry: CatalogueEntry, index: CatalogueIndex) -> list[str]
         )
     ]
     lines += [f"{line}." for line in audience_lines(entry, index)]
-    lines.append(_("Territoire : %(where)s.", where=coverage_text(entry, index)))
+    lines.append(_("Territoire : %(where)s.", where=coverage_text(entry, index, only=False)))
     if entry.max_per_professional:
         lines.append(
             ngettext(

@@ -103,7 +103,7 @@ def test_eligibility_in_plain_words_and_operator_facts(client):
     ]
     assert eligibility[0] == "Boîtes proposées : Personnelle (PER), Organisationnelle (ORG)."
     assert "Tout professionnel de santé." in eligibility
-    assert "Territoire : Uniquement : Auvergne-Rhône-Alpes." in eligibility
+    assert "Territoire : Auvergne-Rhône-Alpes." in eligibility
     assert "Au plus 1 boîte personnelle par professionnel." in eligibility
     facts = _facts(page, "operator-facts")
     assert facts["Contrat d’opérateur MSSanté signé avec l’ANS"] == "Oui"
