@@ -22,6 +22,7 @@ DOMAINS = (
     "portal.observatory",
     "portal.operators",
     "portal.regions",
+    "portal.structures",
     "portal.cli",
     "portal.api",  # last: the other domains attach their API routes to it first
 )

@@ -1,0 +1,182 @@
+"""A structure's space (/espace-structure/<id>/): its mailboxes and their users, its orders.
+
+Open to the structure's managers: by membership, or by a Pro Santé Connect activity in the
+structure (see :mod:`portal.accounts.policy`), and to platform admins.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlmodel import or_, select
+
+from portal.accounts.models import Activity, Membership, Role, Structure
+from portal.accounts.policy import allow
+from portal.accounts.session import current_account, login_required
+from portal.catalogue.models import Offer, OfferRevision
+from portal.db import get_session
+from portal.subscriptions.models import Mailbox, Order, OrderLine
+
+blueprint = Blueprint("structures", __name__, url_prefix="/espace-structure")
+
+ROLE_LABELS = {
+    "user": _l("Utilisateur ou utilisatrice"),
+    "secretary": _l("Secrétariat"),
+    "medical_assistant": _l("Assistant ou assistante médicale"),
+}
+
+
+@blueprint.get("/")
+@login_required
+def index():
+    db = get_session()
+    account = current_account()
+    conditions = [
+        Structure.id.in_(
+            select(Membership.structure_id).where(
+                Membership.account_id == account.id, Membership.role == Role.STRUCTURE_MANAGER
+            )
+        )
+    ]
+    if account.professional_id:
+        conditions.append(
+            Structure.id.in_(
+                select(Activity.structure_id).where(
+                    Activity.professional_id == account.professional_id
+                )
+            )
+        )
+    structures = db.exec(select(Structure).where(or_(*conditions)).order_by(Structure.name)).all()
+    return render_template("structures/index.html", structures=structures)
+
+
+def _structure(structure_id: int) -> Structure:
+    structure = get_session().get(Structure, structure_id)
+    if structure is None:
+        abort(404)
+    return structure
+
+
+def _mailbox(structure_id: int, mailbox_id: int) -> Mailbox:
+    mailbox = get_session().get(Mailbox, mailbox_id)
+    if mailbox is None or mailbox.structure_id != structure_id:
+        abort(404)
+    return mailbox
+
+
+@blueprint.get("/<int:structure_id>/")
+@allow(Role.STRUCTURE_MANAGER, structure="structure_id")
+def structure(structure_id: int):
+    from portal.structures.access import users_of
+    from portal.subscriptions import states
+
+    db = get_session()
+    item = _structure(structure_id)
+    mailboxes = db.exec(
+        select(Mailbox).where(Mailbox.structure_id == structure_id).order_by(Mailbox.address)
+    ).all()
+    orders = db.exec(
+        select(Order, Offer.name)
+        .join(OfferRevision, OfferRevision.id == Order.offer_revision_id)
+        .join(Offer, Offer.id == OfferRevision.offer_id)
+        .where(Order.structure_id == structure_id, Order.state != "draft")
+        .order_by(Order.created_at.desc())
+    ).all()
+    lines = {}
+    for line in db.exec(
+        select(OrderLine).where(OrderLine.order_id.in_([o.id for o, _name in orders]))
+    ).all():
+        lines.setdefault(line.order_id, []).append(line)
+    return render_template(
+        "structures/structure.html",
+        structure=item,
+        mailboxes=[(m, users_of(db, m.id)) for m in mailboxes],
+        orders=orders,
+        lines=lines,
+        state_label=states.label,
+        role_labels={key: str(label) for key, label in ROLE_LABELS.items()},
+        form=FlaskForm(),
+        values=request.args,
+    )
+
+
+@blueprint.post("/<int:structure_id>/boites/<int:mailbox_id>/utilisateurs")
+@allow(Role.STRUCTURE_MANAGER, structure="structure_id")
+def add_user(structure_id: int, mailbox_id: int):
+    from portal.structures import access
+
+    db = get_session()
+    mailbox = _mailbox(structure_id, mailbox_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        added = access.add_user(
+            session=db,
+            mailbox=mailbox,
+            name=request.form.get("name", ""),
+            email=request.form.get("email", ""),
+            rpps=request.form.get("rpps", ""),
+            role=request.form.get("role", "user"),
+            account=current_account(),
+        )
+    except access.AccessError as problem:
+        db.rollback()
+        flash(str(problem), "error")
+        # What was typed comes back in the form.
+        kept = {k: request.form.get(k, "") for k in ("name", "email", "rpps", "role")}
+        return redirect(
+            url_for(".structure", structure_id=structure_id, boite=mailbox_id, **kept)
+            + f"#boite-{mailbox_id}"
+        )
+    db.commit()
+    flash(
+        _(
+            "%(name)s peut utiliser %(address)s ; l’opérateur en est informé.",
+            name=added.name,
+            address=mailbox.address,
+        ),
+        "success",
+    )
+    return redirect(url_for(".structure", structure_id=structure_id) + f"#boite-{mailbox_id}")
+
+
+@blueprint.route(
+    "/<int:structure_id>/boites/<int:mailbox_id>/utilisateurs/<int:access_id>/retirer",
+    methods=["GET", "POST"],
+)
+@allow(Role.STRUCTURE_MANAGER, structure="structure_id")
+def remove_user(structure_id: int, mailbox_id: int, access_id: int):
+    from portal.structures import access
+    from portal.subscriptions.models import MailboxAccess
+
+    db = get_session()
+    item = _structure(structure_id)
+    mailbox = _mailbox(structure_id, mailbox_id)
+    person = db.get(MailboxAccess, access_id)
+    if person is None or person.mailbox_id != mailbox.id:
+        abort(404)
+    form = FlaskForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            access.remove_user(
+                session=db, mailbox=mailbox, access_id=access_id, account=current_account()
+            )
+        except access.AccessError as problem:
+            db.rollback()
+            flash(str(problem), "error")
+        else:
+            db.commit()
+            flash(
+                _(
+                    "%(name)s ne peut plus utiliser %(address)s.",
+                    name=person.name,
+                    address=mailbox.address,
+                ),
+                "success",
+            )
+        return redirect(url_for(".structure", structure_id=structure_id) + f"#boite-{mailbox_id}")
+    return render_template(
+        "structures/confirm_remove.html", structure=item, mailbox=mailbox, person=person, form=form
+    )
