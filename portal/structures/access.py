@@ -70,7 +70,7 @@ def add_user(
     if not name or len(name) > 200:
         errors.append(_("Indiquez le prénom et le nom de la personne."))
     try:
-        email = validate_email(email.strip(), check_deliverability=False).normalized
+        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         errors.append(_("Indiquez une adresse e-mail valide, par exemple nom@exemple.fr."))
     rpps = rpps.strip()
