@@ -180,3 +180,95 @@ def remove_user(structure_id: int, mailbox_id: int, access_id: int):
     return render_template(
         "structures/confirm_remove.html", structure=item, mailbox=mailbox, person=person, form=form
     )
+
+
+SLOTS = 3  # mailbox blocks on the order form (empty ones are ignored)
+
+
+@blueprint.route("/<int:structure_id>/commander", methods=["GET", "POST"])
+@allow(Role.STRUCTURE_MANAGER, structure="structure_id")
+def order(structure_id: int):
+    import uuid
+
+    from portal.catalogue.models import Operator
+    from portal.i18n import current_language
+    from portal.structures import ordering
+
+    db = get_session()
+    item = _structure(structure_id)
+    offers = ordering.offers_for(db, item)
+    by_slug = {o.slug: o for o in offers}
+    form = FlaskForm()
+    values = request.form if request.method == "POST" else request.args
+    chosen = by_slug.get(values.get("offre", "")) or (offers[0] if len(offers) == 1 else None)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        if chosen is None:
+            errors["offer"] = _("Choisissez une offre.")
+        wishes = []
+        for index in range(1, SLOTS + 1):
+            local = request.form.get(f"local-{index}", "").strip().lower()
+            service = request.form.get(f"service-{index}", "").strip()
+            if not local and not service:
+                continue
+            users, problems = ordering.parse_users(request.form.get(f"users-{index}", ""))
+            if problems:
+                errors[f"users-{index}"] = " ".join(problems)
+            wishes.append(
+                ordering.MailboxWish(
+                    kind=request.form.get(f"kind-{index}", "ORG"),
+                    local_part=local,
+                    service=service[:200],
+                    description=request.form.get(f"description-{index}", "").strip()[:300],
+                    responsible=request.form.get(f"responsible-{index}", "").strip()[:200],
+                    users=users,
+                )
+            )
+        if chosen is not None and not errors:
+            try:
+                placed = ordering.place_org_order(
+                    session=db,
+                    account=current_account(),
+                    structure=item,
+                    offer=chosen,
+                    wishes=wishes,
+                    idempotency_key="org-" + request.form.get("key", "")[:60],
+                    locale=current_language(),
+                )
+            except ordering.OrderInputError as problem:
+                db.rollback()
+                errors.update(problem.errors)
+            else:
+                db.commit()
+                if placed.state == "awaiting_payment":
+                    return redirect(url_for("payments.payment", order_id=placed.id))
+                flash(_("Commande n° %(id)d envoyée.", id=placed.id), "success")
+                return redirect(url_for(".structure", structure_id=structure_id))
+    operator = db.get(Operator, chosen.operator_id) if chosen else None
+    proposals = (
+        {
+            index: ordering.address_proposals(
+                item,
+                operator,
+                values.get(f"service-{index}") or ("secretariat", "accueil", "contact")[index - 1],
+            )
+            for index in range(1, SLOTS + 1)
+        }
+        if operator
+        else {}
+    )
+    return render_template(
+        "structures/order.html",
+        structure=item,
+        offers=offers,
+        chosen=chosen,
+        domain=operator.mail_domains[0] if operator and operator.mail_domains else "",
+        proposals=proposals,
+        slots=range(1, SLOTS + 1),
+        values=values,
+        errors=errors,
+        key=values.get("key") or uuid.uuid4().hex,
+        form=form,
+    ), (400 if errors else 200)
