@@ -22,6 +22,7 @@ DOMAINS = (
     "portal.observatory",
     "portal.operators",
     "portal.regions",
+    "portal.provisioning",
     "portal.cli",
     "portal.api",  # last: the other domains attach their API routes to it first
 )
