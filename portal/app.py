@@ -23,6 +23,7 @@ DOMAINS = (
     "portal.operators",
     "portal.regions",
     "portal.structures",
+    "portal.provisioning",
     "portal.cli",
     "portal.api",  # last: the other domains attach their API routes to it first
 )

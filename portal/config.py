@@ -19,6 +19,7 @@ ENVIRONMENTS = ("development", "test", "production")
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-never-use-in-production"  # noqa: S105
 DEFAULT_MAIL_FROM = "Portail des offres MSSanté <ne-pas-repondre@portail-mssante.invalid>"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+DEFAULT_OPERATOR_SANDBOX_URL = "http://127.0.0.1:5001/v1"
 DEFAULT_JOB_RETRY_BACKOFF = (5, 30, 120, 600, 1800)
 JOB_RUNNERS = ("rq", "thread", "manual")
 
@@ -47,6 +48,8 @@ class Settings:
     mail_url: str | None = None
     mail_from: str = DEFAULT_MAIL_FROM
     public_url: str = DEFAULT_PUBLIC_URL
+    # The reference operator (standard provisioning API) that demo operators point at.
+    operator_sandbox_url: str = DEFAULT_OPERATOR_SANDBOX_URL
     # Seconds to wait before each retry of a job that failed for a reason that may pass.
     job_retry_backoff: tuple[int, ...] | None = None
     # "rq", "thread" or "manual"; derived from REDIS_URL and PORTAL_ENV when not set.
@@ -126,6 +129,7 @@ _ENV_NAMES = {
     "mail_url": "MAIL_URL",
     "mail_from": "MAIL_FROM",
     "public_url": "PUBLIC_URL",
+    "operator_sandbox_url": "OPERATOR_SANDBOX_URL",
     "job_retry_backoff": "JOB_RETRY_BACKOFF",
     "directory_fhir_base_url": "DIRECTORY_FHIR_BASE_URL",
     "directory_fhir_token": "DIRECTORY_FHIR_TOKEN",
@@ -178,6 +182,7 @@ def _validated(settings: Settings, explicit: set[str] | None = None) -> Settings
     _check_url("STRIPE_API_BASE", settings.stripe_api_base, ("http", "https"))
     _check_url("PSC_METADATA_URL", settings.psc_metadata_url, ("http", "https"))
     _check_url("PUBLIC_URL", settings.public_url, ("http", "https"))
+    _check_url("OPERATOR_SANDBOX_URL", settings.operator_sandbox_url, ("http", "https"))
     if settings.job_runner is not None and settings.job_runner not in JOB_RUNNERS:
         raise ConfigError("job_runner", f"is {settings.job_runner!r}", "Use rq, thread or manual.")
     if settings.job_runner == "rq" and not settings.redis_url:

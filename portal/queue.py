@@ -203,6 +203,7 @@ class _Entry:
     sequence: int
     call: JobCall = field(compare=False)
     attempt: int = field(default=0, compare=False)
+    every: float | None = field(default=None, compare=False)  # periodic job: seconds
 
 
 class EmbeddedRunner:
@@ -217,10 +218,13 @@ class EmbeddedRunner:
         self._thread: threading.Thread | None = None
         self._stopping = False
 
-    def submit(self, call: JobCall, *, attempt: int = 0, delay: float = 0.0) -> None:
+    def submit(
+        self, call: JobCall, *, attempt: int = 0, delay: float = 0.0, every: float | None = None
+    ) -> None:
         with self._condition:
             heapq.heappush(
-                self._heap, _Entry(time.monotonic() + delay, next(self._sequence), call, attempt)
+                self._heap,
+                _Entry(time.monotonic() + delay, next(self._sequence), call, attempt, every),
             )
             if self.threaded and self._thread is None:
                 self._thread = threading.Thread(
@@ -268,7 +272,14 @@ class EmbeddedRunner:
                 entry = heapq.heappop(self._heap)
             self._run(entry)
 
+    def periodically(self, call: JobCall, every: float) -> None:
+        """Run ``call`` every ``every`` seconds in the background thread (not in tests)."""
+        if self.threaded:
+            self.submit(call, delay=every, every=every)
+
     def _run(self, entry: _Entry) -> None:
+        if entry.every is not None:
+            self.submit(entry.call, delay=entry.every, every=entry.every)
         try:
             retry = perform(self.app, entry.call.function, *entry.call.args)
         except Exception:
@@ -312,5 +323,13 @@ def drain(app: Flask | None = None, max_jobs: int = 1000) -> int:
     return _runner(app).drain(app, max_jobs=max_jobs)
 
 
-def init_app(app: Flask) -> None:
-    app.extensions[_EXTENSION] = _make_runner(app)
+def run_periodically(
+    app: Flask, function: Callable[..., Any] | str, *, every: float, queue: str
+) -> None:
+    """Without Redis, run ``function()`` every ``every`` seconds in the web process's job thread.
+
+    With Redis the scheduler of ``flask --app portal worker`` does it (workers/scheduler.py).
+    """
+    runner = _runner(app)
+    if isinstance(runner, EmbeddedRunner):
+        runner.periodically(JobCall(queue=queue, function=function_path(function), args=()), every)

@@ -13,7 +13,7 @@ from alembic import op
 import portal.db
 
 revision: str = "0004_backoffice_bulk_uploads"
-down_revision: str | Sequence[str] | None = "0003_backoffice_offer_views"
+down_revision: str | Sequence[str] | None = "0004_provisioning"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

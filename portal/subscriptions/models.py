@@ -66,6 +66,8 @@ class Order(SQLModel, table=True):
     locale: str = Field(default="fr", max_length=5)
     created_at: dt.datetime = created_at_field()
     submitted_at: dt.datetime | None = timestamp_field()
+    # A switch of offer: the subscription to terminate once this order's mailbox is active.
+    replaces_subscription_id: int | None = Field(default=None, foreign_key="subscription.id")
 
 
 class OrderLine(SQLModel, table=True):
@@ -122,6 +124,8 @@ class Mailbox(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=300)
     service: str | None = Field(default=None, max_length=200)
     responsible: str | None = Field(default=None, max_length=200)
+    # How the holder connects (webmail, IMAP/SMTP), as the operator described it.
+    connection: dict = json_field()
     created_at: dt.datetime = created_at_field()
     activated_at: dt.datetime | None = timestamp_field()
     terminated_at: dt.datetime | None = timestamp_field()

@@ -1,0 +1,1 @@
+"""One module per way of reaching an operator; each registers itself in the registry."""
