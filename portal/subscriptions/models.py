@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from portal.db import created_at_field, json_field, text_field, timestamp_field
@@ -67,7 +68,19 @@ class Order(SQLModel, table=True):
     created_at: dt.datetime = created_at_field()
     submitted_at: dt.datetime | None = timestamp_field()
     # A switch of offer: the subscription to terminate once this order's mailbox is active.
-    replaces_subscription_id: int | None = Field(default=None, foreign_key="subscription.id")
+    # orders and subscriptions point at each other: this key is added after both tables exist.
+    replaces_subscription_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey(
+                "subscription.id",
+                use_alter=True,
+                name="fk_orders_replaces_subscription_id_subscription",
+            ),
+            nullable=True,
+        ),
+    )
 
 
 class OrderLine(SQLModel, table=True):
