@@ -24,6 +24,7 @@ DOMAINS = (
     "portal.regions",
     "portal.structures",
     "portal.provisioning",
+    "portal.subscriptions",
     "portal.cli",
     "portal.api",  # last: the other domains attach their API routes to it first
 )

@@ -1,0 +1,177 @@
+"""Placing, reading and cancelling orders (views stay thin and call these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from portal.accounts.models import Account, Professional
+from portal.catalogue.models import Offer, OfferRevision, Operator
+from portal.db import utcnow
+from portal.provisioning.pipeline import request_termination
+from portal.subscriptions import states
+from portal.subscriptions.eligibility import check_eligibility
+from portal.subscriptions.models import (
+    Mailbox,
+    Order,
+    OrderLine,
+    OrderState,
+    PaymentMethod,
+    Subscription,
+)
+from portal.subscriptions.quotes import Quote, applicable_programme, compute_quote
+from portal.subscriptions.submission import continue_after_submission
+
+
+class OrderRefused(Exception):
+    """The order cannot be placed; the message says why, in words the person can act on."""
+
+
+@dataclass
+class Placed:
+    order: Order
+    created: bool
+
+
+def quote_for(session: Session, offer: Offer, professional: Professional | None, departments):
+    revision = session.get(OfferRevision, offer.current_revision_id)
+    programme = applicable_programme(
+        session,
+        offer,
+        profession_code=professional.profession_code if professional else None,
+        department_codes=departments,
+    )
+    return revision, programme, compute_quote(revision, programme=programme)
+
+
+def place_order(
+    session: Session,
+    *,
+    account: Account,
+    professional: Professional | None,
+    offer: Offer,
+    address: str,
+    idempotency_key: str,
+    locale: str,
+    replaces_subscription_id: int | None = None,
+) -> Placed:
+    """Create and submit the order, once per idempotency key (double submit, second tab…)."""
+    existing = find_by_key(session, idempotency_key)
+    if existing is not None:
+        if existing.account_id != account.id:
+            raise OrderRefused("This form was already used by someone else.")
+        return Placed(existing, False)
+    replaces_order_id = None
+    if replaces_subscription_id:
+        old = session.get(Subscription, replaces_subscription_id)
+        old_order = session.get(Order, old.order_id) if old else None
+        if old_order is None or old_order.account_id != account.id:
+            raise OrderRefused("The subscription to replace is not yours.")
+        replaces_order_id = old_order.id
+    eligibility = check_eligibility(
+        session, offer, professional, replaces_order_id=replaces_order_id
+    )
+    if not eligibility.eligible:
+        raise OrderRefused(" ".join(eligibility.reasons))
+    revision, programme, quote = quote_for(
+        session, offer, professional, eligibility.department_codes
+    )
+    order = Order(
+        idempotency_key=idempotency_key,
+        account_id=account.id,
+        professional_id=professional.id if professional else None,
+        offer_revision_id=revision.id,
+        programme_id=programme.id if programme else None,
+        quote=quote.to_json(),
+        total_cents=quote.first_payment_cents,
+        currency=quote.currency,
+        payment_method=PaymentMethod.NONE if quote.is_free else PaymentMethod.CARD,
+        locale=locale,
+        replaces_subscription_id=replaces_subscription_id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(order)
+            session.flush()
+    except IntegrityError:
+        # Another request with the same key won the race: that order is the one.
+        existing = find_by_key(session, idempotency_key)
+        if existing is None:
+            raise
+        return Placed(existing, False)
+    session.add(OrderLine(order_id=order.id, position=1, mailbox_type="PER", address=address))
+    session.flush()
+    actor = f"account:{account.id}"
+    states.transition(session, order, OrderState.SUBMITTED, actor=actor, reason="Terms accepted")
+    continue_after_submission(session, order, actor="system")
+    return Placed(order, True)
+
+
+def find_by_key(session: Session, key: str) -> Order | None:
+    return session.exec(select(Order).where(Order.idempotency_key == key)).first()
+
+
+def orders_of(session: Session, account: Account) -> list[Order]:
+    return list(
+        session.exec(select(Order).where(Order.account_id == account.id).order_by(Order.id.desc()))
+    )
+
+
+@dataclass
+class OrderView:
+    order: Order
+    offer: Offer
+    operator: Operator
+    revision: OfferRevision
+    lines: list[OrderLine]
+    mailboxes: list[Mailbox]
+    quote: Quote | None
+
+
+def order_view(session: Session, order: Order) -> OrderView:
+    revision = session.get(OfferRevision, order.offer_revision_id)
+    offer = session.get(Offer, revision.offer_id)
+    operator = session.get(Operator, offer.operator_id)
+    lines = list(
+        session.exec(
+            select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.position)
+        )
+    )
+    mailboxes = [session.get(Mailbox, line.mailbox_id) for line in lines if line.mailbox_id]
+    quote = Quote(**order.quote) if order.quote else None
+    return OrderView(order, offer, operator, revision, lines, [m for m in mailboxes if m], quote)
+
+
+def can_cancel(order: Order) -> bool:
+    return OrderState(order.state) in states.CANCELLABLE
+
+
+def can_terminate(order: Order) -> bool:
+    return states.can_transition(order, OrderState.TERMINATING)
+
+
+def cancel_order(session: Session, order: Order, *, account: Account) -> None:
+    """Cancel before anything exists at the operator, or terminate an active mailbox."""
+    actor = f"account:{account.id}"
+    if can_cancel(order):
+        states.transition(
+            session, order, OrderState.CANCELLED, actor=actor, reason="Cancelled by the holder"
+        )
+        for line in session.exec(select(OrderLine).where(OrderLine.order_id == order.id)):
+            mailbox = session.get(Mailbox, line.mailbox_id) if line.mailbox_id else None
+            if mailbox is not None and not mailbox.external_id:
+                # Nothing was created at the operator: free the address.
+                line.mailbox_id = None
+                session.add(line)
+                session.flush()
+                session.delete(mailbox)
+            elif mailbox is not None:
+                mailbox.terminated_at = utcnow()
+        session.flush()
+        return
+    if can_terminate(order):
+        request_termination(session, order, actor=actor, reason="Terminated by the holder")
+        return
+    raise OrderRefused("This order can no longer be cancelled.")

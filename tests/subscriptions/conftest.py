@@ -1,0 +1,1 @@
+from tests.provisioning.conftest import clean_sandbox, sandbox  # noqa: F401  (shared fixtures)
