@@ -382,6 +382,7 @@ def register_in_directory(session: Session, order_id: int, settings: Settings) -
     )
     _send_ready_email(session, order, mailboxes)
     if order.replaces_subscription_id:
+        _keep_preferred_choice(session, order.replaces_subscription_id, mailboxes)
         _terminate_replaced(session, order.replaces_subscription_id)
 
 
@@ -432,6 +433,32 @@ def request_termination(session: Session, order: Order, *, actor: str, reason: s
     from portal.provisioning.jobs import terminate_order
 
     enqueue(terminate_order, order.id, queue="provisioning", session=session)
+
+
+def _keep_preferred_choice(session: Session, old_subscription_id: int, new: list[Mailbox]) -> None:
+    """A switch of offer keeps the holder's choice: the new address becomes the preferred one."""
+    from portal.directory.models import DirectoryEntry
+
+    old_ids = [
+        mailbox.id
+        for mailbox in session.exec(
+            select(Mailbox).where(Mailbox.subscription_id == old_subscription_id)
+        )
+    ]
+    old_entries = list(
+        session.exec(select(DirectoryEntry).where(DirectoryEntry.mailbox_id.in_(old_ids or [0])))
+    )
+    if not any(entry.preferred for entry in old_entries):
+        return
+    for entry in old_entries:
+        entry.preferred = False
+        session.add(entry)
+    for entry in session.exec(
+        select(DirectoryEntry).where(DirectoryEntry.mailbox_id.in_([m.id for m in new] or [0]))
+    ):
+        entry.preferred = True
+        session.add(entry)
+    session.flush()
 
 
 def _terminate_replaced(session: Session, subscription_id: int) -> None:

@@ -179,3 +179,39 @@ def test_a_misconfigured_operator_needs_attention_with_a_reason(app, jobs, setti
     assert order.attention_reason == (
         "The operator's provisioning API address or token is not configured."
     )
+
+
+def test_a_switch_of_offer_keeps_the_preferred_address_and_terminates_the_old_mailbox(
+    app, jobs, settings, clean_sandbox
+):
+    operator = sandbox_operator(jobs, settings, clean_sandbox)
+    old = _run(app, jobs, make_order(jobs, operator=operator))
+    old_mailbox = _mailbox(jobs, old)
+    old_entry = jobs.exec(
+        select(DirectoryEntry).where(DirectoryEntry.mailbox_id == old_mailbox.id)
+    ).one()
+    old_entry.preferred = True
+    jobs.commit()
+    subscription = jobs.exec(select(Subscription).where(Subscription.order_id == old.id)).one()
+
+    new = make_order(jobs, operator=operator)
+    new.professional_id = old.professional_id
+    new.account_id = old.account_id
+    new.replaces_subscription_id = subscription.id
+    new = _run(app, jobs, new)
+
+    assert new.state == OrderState.ACTIVE
+    new_mailbox = _mailbox(jobs, new)
+    new_entry = jobs.exec(
+        select(DirectoryEntry).where(DirectoryEntry.mailbox_id == new_mailbox.id)
+    ).one()
+    assert new_entry.preferred
+    assert jobs.get(Order, old.id).state == OrderState.TERMINATED
+    assert jobs.get(Mailbox, old_mailbox.id).state == "terminated"
+    assert [row["status"] for row in clean_sandbox.mailboxes(old_mailbox.address)] == ["terminated"]
+    assert (
+        jobs.exec(
+            select(DirectoryEntry).where(DirectoryEntry.address == old_mailbox.address)
+        ).first()
+        is None
+    )
