@@ -72,6 +72,26 @@ def published_offers(session: Session) -> list[OfferListing]:
     return [OfferListing(offer, revision, operator) for offer, revision, operator in rows]
 
 
+@dataclass(frozen=True)
+class Finder:
+    """The choices of the home page's "find an offer" form (a shortcut into /offres)."""
+
+    regions: tuple[tuple[str, str], ...]
+    professions: tuple[tuple[str, dict[str, str]], ...]
+    structures: tuple[tuple[str, dict[str, str]], ...]
+
+
+def catalogue_finder(*, session: Session) -> Finder:
+    index = current_index(session)
+    professions = index.attributes_by_key.get("professions")
+    structures = index.attributes_by_key.get("structure_types")
+    return Finder(
+        regions=index.regions,
+        professions=professions.options if professions else (),
+        structures=structures.options if structures else (),
+    )
+
+
 def search_catalogue(
     *,
     session: Session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from portal.catalogue.services import catalogue_summary
+from portal.catalogue.services import catalogue_finder, catalogue_summary
 from portal.db import get_session
 
 blueprint = Blueprint("site", __name__)
@@ -12,7 +12,12 @@ blueprint = Blueprint("site", __name__)
 
 @blueprint.get("/")
 def home():
-    return render_template("site/home.html", summary=catalogue_summary(get_session()))
+    session = get_session()
+    return render_template(
+        "site/home.html",
+        summary=catalogue_summary(session),
+        finder=catalogue_finder(session=session),
+    )
 
 
 @blueprint.get("/accessibilite")

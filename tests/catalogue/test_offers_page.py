@@ -306,3 +306,18 @@ def test_a_withdrawn_offer_leaves_the_catalogue_at_once(client, db_session):
     db_session.commit()  # into the test's transaction, so every later request sees it
     assert client.get("/offres/mailiz").status_code == 404
     assert "mailiz" not in all_result_slugs(client, "profession=10")
+
+
+def test_the_home_page_finder_leads_into_the_filtered_catalogue(client):
+    home = soup(client.get("/"))
+    finder = home.select_one("[data-testid=finder]")
+    assert finder["action"] == "/offres" and finder["method"] == "get"
+    assert {s["name"] for s in finder.select("select")} == {"region", "profession", "structure"}
+    regions = {o["value"]: o.get_text() for o in finder.select("select[name=region] option")}
+    assert regions["84"] == "Auvergne-Rhône-Alpes" and len(regions) == 19
+    chosen = soup(client.get("/offres?region=84&profession=10&structure="))
+    assert notices(chosen) == []
+    assert [t.get_text(" ", strip=True) for t in chosen.select("[data-testid=active-filters] a")] == [
+        "Région : Auvergne-Rhône-Alpes",
+        "Vous êtes (boîte personnelle) : Médecin",
+    ]
