@@ -12,6 +12,7 @@ from rq.cron import CronScheduler
 from portal.queue import run_job
 
 RECONCILER = "portal.provisioning.jobs:reconcile_orders"
+PAYMENTS_HOUSEKEEPING = "portal.payments.jobs:payments_housekeeping"
 
 
 def run_scheduler(redis_url: str, every_seconds: int) -> None:
@@ -23,5 +24,13 @@ def run_scheduler(redis_url: str, every_seconds: int) -> None:
         interval=every_seconds,
         job_timeout=300,
         name="reconcile-orders",
+    )
+    scheduler.register(
+        run_job,
+        "provisioning",
+        args=(PAYMENTS_HOUSEKEEPING,),
+        interval=max(every_seconds, 60),
+        job_timeout=300,
+        name="payments-housekeeping",
     )
     scheduler.start()

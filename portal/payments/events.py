@@ -14,6 +14,7 @@ it (``invoice.payment_succeeded`` before we have recorded the subscription). So:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 # event type -> handler(session, event_row, stripe_object) -> True if applied (or nothing to do)
 Handler = Callable[[Session, PaymentEvent, dict], bool]
 HANDLERS: dict[str, Handler] = {}
+PENDING_FOR = dt.timedelta(days=3)
 
 
 def handles(*event_types: str) -> Callable[[Handler], Handler]:
@@ -87,10 +89,15 @@ def process_event(*, session: Session, payment_event: PaymentEvent) -> bool:
 
 
 def process_pending_events(*, session: Session, limit: int = 200) -> int:
-    """Apply the events that were waiting for their order; returns how many were applied."""
+    """Apply the events that were waiting for their order; returns how many were applied.
+
+    Events still unlinked after :data:`PENDING_FOR` concern subscriptions the portal no longer
+    follows (an order that moved on to a new subscription): they stay stored, unapplied.
+    """
     pending = session.exec(
         select(PaymentEvent)
         .where(PaymentEvent.processed_at.is_(None))  # type: ignore[union-attr]
+        .where(PaymentEvent.received_at >= utcnow() - PENDING_FOR)
         .order_by(PaymentEvent.id)
         .limit(limit)
     ).all()

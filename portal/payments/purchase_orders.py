@@ -15,6 +15,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
+from babel.dates import format_date
 from flask_babel import gettext as _
 from sqlmodel import Session, select
 
@@ -70,6 +71,12 @@ class OrderForm:
 
     def money(self, cents: int) -> str:
         return format_money(cents, self.currency, self.locale)
+
+    @property
+    def issued_on_text(self) -> str:
+        return format_date(
+            self.issued_on, format="long", locale="fr_FR" if self.locale == "fr" else "en_GB"
+        )
 
     @property
     def vat_rate(self) -> str:
@@ -205,7 +212,7 @@ def order_form_pdf(form: OrderForm) -> bytes:
     story: list = [
         para(_("Bon de commande"), "Title"),
         para(_("Référence : %(reference)s", reference=form.reference)),
-        para(_("Date : %(date)s", date=form.issued_on.isoformat())),
+        para(_("Date : %(date)s", date=form.issued_on_text)),
     ]
     if form.purchase_order_number:
         story.append(

@@ -247,6 +247,16 @@ class StripePayments:
             params={"expand": ["latest_invoice"]},
         )
 
+    def find_subscription_for(self, *, customer_id: str, order_id: int) -> str | None:
+        """The customer's subscription created for ``order_id`` (its metadata says so), if any."""
+        subscriptions = self._call(
+            self._client.v1.subscriptions.list, params={"customer": customer_id, "status": "all"}
+        )
+        for subscription in subscriptions.get("data", []):
+            if (subscription.get("metadata") or {}).get("order_id") == str(order_id):
+                return subscription["id"]
+        return None
+
     def retrieve_invoice(self, invoice_id: str) -> dict:
         return self._call(self._client.v1.invoices.retrieve, invoice_id)
 

@@ -93,3 +93,13 @@ def unused_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    """The reference operator, for tests that reach the operator (suspension, e2e)."""
+    from tests.provisioning.helpers import start_sandbox
+
+    running = start_sandbox(tmp_path_factory.mktemp("payments_sandbox") / "operator.sqlite3")
+    yield running
+    running.stop()

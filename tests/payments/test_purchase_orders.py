@@ -24,7 +24,7 @@ def structure_order(db_session, **values):
         postal_code="75012",
         city="Paris",
     )
-    offer = make_offer(db_session, price_cents=1500, setup_fee_cents=0)
+    offer = make_offer(db_session, price_cents=1500)
     order = make_order(
         db_session, offer=offer, structure_id=structure.id, total_cents=3600, **values
     )
@@ -126,3 +126,59 @@ def test_english_form(client, db_session):
     sign_in_client(client, db_session.get(Account, order.account_id))
     html = page(client.get(f"/commandes/{order.id}/bon-de-commande?lang=en"))
     assert html.find("h1").get_text() == "Purchase order"
+
+
+def test_operator_staff_mark_a_purchase_order_received_then_provisioning_starts(client, db_session):
+    from portal.accounts.models import Membership, Role
+    from portal.payments.access import operator_of
+    from portal.subscriptions.models import OrderState
+
+    order = structure_order(db_session, payment_method=PaymentMethod.PURCHASE_ORDER)
+    staff = make_account(db_session)
+    db_session.add(
+        Membership(
+            account_id=staff.id,
+            role=Role.OPERATOR_ADMIN,
+            operator_id=operator_of(db_session, order),
+        )
+    )
+    other_staff = make_account(db_session)
+    db_session.add(
+        Membership(
+            account_id=other_staff.id,
+            role=Role.OPERATOR_ADMIN,
+            operator_id=make_offer(db_session).operator_id,
+        )
+    )
+    db_session.commit()
+
+    sign_in_client(client, other_staff)  # staff of another operator see nothing of it
+    assert client.get(f"/espace-operateur/bons-de-commande/{order.id}/reception").status_code == 403
+    listing = page(client.get("/espace-operateur/bons-de-commande"))
+    assert listing.find(attrs={"data-testid": "purchase-orders"}) is None
+
+    sign_in_client(client, staff)
+    listing = page(client.get("/espace-operateur/bons-de-commande"))
+    assert "MSP des Tilleuls" in listing.find(attrs={"data-testid": "purchase-orders"}).get_text()
+    confirm = page(client.get(f"/espace-operateur/bons-de-commande/{order.id}/reception"))
+    assert (
+        db_session.get(Order, order.id).state == OrderState.AWAITING_PAYMENT
+    )  # GET changes nothing
+    token = confirm.find("input", attrs={"name": "csrf_token"})["value"]
+    response = client.post(
+        f"/espace-operateur/bons-de-commande/{order.id}/reception", data={"csrf_token": token}
+    )
+    assert response.status_code == 302
+    db_session.expire_all()
+    assert db_session.get(Order, order.id).state == OrderState.PROVISIONING
+    from portal.subscriptions import states
+
+    [paid] = [e for e in states.events_of(db_session, order.id) if e.to_state == OrderState.PAID]
+    assert paid.actor == f"staff:{staff.id}" and paid.reason == "Purchase order received"
+
+
+def test_people_without_a_staff_role_cannot_see_the_purchase_orders_list(client, db_session):
+    someone = make_account(db_session)
+    db_session.commit()
+    sign_in_client(client, someone)
+    assert client.get("/espace-operateur/bons-de-commande").status_code == 403
