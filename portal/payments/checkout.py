@@ -78,30 +78,39 @@ class RecurringTerms:
     product_name: str
 
 
-def _with_vat(cents: int, vat_rate_bp: int) -> int:
-    return cents + cents * vat_rate_bp // 10000
-
-
 def recurring_terms(session: Session, order: Order) -> RecurringTerms:
-    """The Stripe plan and quantity that bill this order's accepted terms."""
+    """The Stripe plan and quantity that bill this order's accepted (frozen) quote.
+
+    The quote stored on the order (:mod:`portal.subscriptions.quotes`) decides the amounts: a
+    later price change never alters an accepted order. Orders without a stored quote (made
+    before quotes existed) are billed from their offer revision.
+    """
+    from portal.subscriptions.quotes import vat_of
+
     revision = session.get(OfferRevision, order.offer_revision_id)
     offer = session.get(Offer, revision.offer_id)
-    quantity = max(
-        len(session.exec(select(OrderLine.id).where(OrderLine.order_id == order.id)).all()), 1
-    )
-    unit = revision.price_cents
-    subsidy = (order.quote or {}).get("subsidy")
-    if subsidy:
-        months = 12 if revision.billing_period == "year" else 1
-        unit -= min(subsidy["per_mailbox_month_cents"] * months, unit)
-    unit_ttc = _with_vat(unit, revision.vat_rate_bp)
-    currency = revision.currency.lower()
+    quote = order.quote or {}
+    if "unit_price_cents" in quote:
+        quantity = int(quote["mailboxes"])
+        unit = int(quote["unit_price_cents"]) - int(quote["subsidy_per_period_cents"])
+        setup = int(quote["setup_fee_cents"]) - int(quote["subsidy_setup_cents"])
+        vat_rate_bp, interval = int(quote["vat_rate_bp"]), quote["billing_period"]
+        currency = str(quote["currency"]).lower()
+    else:
+        quantity = max(
+            len(session.exec(select(OrderLine.id).where(OrderLine.order_id == order.id)).all()),
+            1,
+        )
+        unit, setup = revision.price_cents, revision.setup_fee_cents
+        vat_rate_bp, interval = revision.vat_rate_bp, revision.billing_period
+        currency = revision.currency.lower()
+    unit_ttc = unit + vat_of(unit, vat_rate_bp)
     return RecurringTerms(
-        plan_id=f"mssante-rev{revision.id}-{unit_ttc}{currency}-{revision.billing_period}",
+        plan_id=f"mssante-rev{revision.id}-{unit_ttc}{currency}-{interval}",
         unit_amount_cents=unit_ttc,
-        interval=revision.billing_period,
+        interval=interval,
         quantity=quantity,
-        setup_fee_cents=_with_vat(revision.setup_fee_cents, revision.vat_rate_bp) * quantity,
+        setup_fee_cents=(setup + vat_of(setup, vat_rate_bp)) * quantity,
         product_name=f"{offer.name} (n° {revision.number})",
     )
 
@@ -283,7 +292,7 @@ def mark_paid(session: Session, order: Order, *, reason: str, actor: str = STRIP
 def release_subsidy(session: Session, order: Order) -> None:
     """Give the order's subsidised mailboxes back to its programme (once)."""
     quote = dict(order.quote or {})
-    subsidy = quote.get("subsidy")
+    subsidy = quote.get("subsidy")  # a reservation made with portal.regions.subsidies.reserve
     if subsidy and not quote.get("subsidy_released"):
         subsidies.release(session, subsidy)
         quote["subsidy_released"] = True

@@ -63,7 +63,9 @@ class OrderForm:
 
     @property
     def vat_cents(self) -> int:
-        return self.total_excluding_vat_cents * self.vat_rate_bp // 10000
+        from portal.subscriptions.quotes import vat_of
+
+        return vat_of(self.total_excluding_vat_cents, self.vat_rate_bp)
 
     @property
     def total_including_vat_cents(self) -> int:
@@ -99,27 +101,33 @@ def order_form(session: Session, order: Order, *, locale: str) -> OrderForm:
     mailboxes = max(len(lines), 1)
     buyer_name, identifiers, address = _buyer(session, order, account)
     period = _("mois") if revision.billing_period == "month" else _("an")
+    quote = order.quote or {}
+    if "unit_price_cents" in quote:  # the accepted quote (portal.subscriptions.quotes)
+        mailboxes = int(quote["mailboxes"])
+        price, setup = int(quote["unit_price_cents"]), int(quote["setup_fee_cents"])
+        subsidy_period = int(quote["subsidy_per_period_cents"])
+        subsidy_setup = int(quote["subsidy_setup_cents"])
+        subsidy_months = quote.get("subsidy_months")
+    else:
+        price, setup = revision.price_cents, revision.setup_fee_cents
+        subsidy_period = subsidy_setup = 0
+        subsidy_months = None
     form_lines = [
         FormLine(
             _("Abonnement %(offer)s, par boîte et par %(period)s", offer=offer.name, period=period),
             mailboxes,
-            revision.price_cents,
+            price,
         )
     ]
-    if revision.setup_fee_cents:
-        form_lines.append(
-            FormLine(_("Frais de mise en service"), mailboxes, revision.setup_fee_cents)
+    if setup:
+        form_lines.append(FormLine(_("Frais de mise en service"), mailboxes, setup))
+    if subsidy_period or subsidy_setup:
+        label = (
+            _("Prise en charge régionale (%(months)s mois)", months=subsidy_months)
+            if subsidy_months
+            else _("Prise en charge régionale")
         )
-    subsidy = (order.quote or {}).get("subsidy")
-    if subsidy:
-        months_in_period = 12 if revision.billing_period == "year" else 1
-        form_lines.append(
-            FormLine(
-                _("Prise en charge régionale (%(months)s mois)", months=subsidy["months"]),
-                subsidy["mailboxes"],
-                -min(subsidy["per_mailbox_month_cents"] * months_in_period, revision.price_cents),
-            )
-        )
+        form_lines.append(FormLine(label, mailboxes, -(subsidy_period + subsidy_setup)))
     return OrderForm(
         reference=order_reference(order),
         issued_on=(order.submitted_at or order.created_at).date(),

@@ -550,3 +550,40 @@ def test_free_and_fully_subsidised_orders_never_touch_stripe(
     )
     assert "n’attend pas de paiement" in page.get_text()
     assert page.find(id="form-carte") is None
+
+
+def test_stripe_bills_the_accepted_quote_with_its_subsidy(client, db_session, stripe_service):
+    from portal.regions.models import SubsidyProgramme
+    from portal.subscriptions.quotes import compute_quote
+
+    offer = make_offer(db_session, price_cents=1000)
+    revision = db_session.get(OfferRevision, offer.current_revision_id)
+    revision.setup_fee_cents = 500
+    programme = SubsidyProgramme(
+        slug=f"half-{offer.id}", region_code="11", offer_id=offer.id,
+        name={"fr": "Moitié", "en": "Half"}, rule="percent", value=50, duration_months=12,
+    )  # fmt: skip
+    db_session.add(programme)
+    db_session.flush()
+    quote = compute_quote(revision, mailboxes=2, programme=programme)
+    order = make_order(
+        db_session, offer=offer, quote=quote.to_json(), total_cents=quote.first_payment_cents
+    )
+    db_session.commit()
+    terms = checkout.recurring_terms(db_session, order)
+    assert (terms.unit_amount_cents, terms.quantity, terms.setup_fee_cents) == (600, 2, 600)
+    signed_in(client, db_session, order)
+    assert (
+        pay_in_page(client, stripe_service, order, {"type": "card", "card": CARD}).get_json()[
+            "status"
+        ]
+        == "paid"
+    )
+    invoice = stripe_service.retrieve_subscription(
+        db_session.get(Order, order.id).stripe_subscription_id
+    )["latest_invoice"]
+    assert invoice["amount_paid"] == quote.first_payment_cents == 1800
+    # Revision prices may change later: the order keeps its accepted quote.
+    revision.price_cents = 5000
+    db_session.commit()
+    assert checkout.recurring_terms(db_session, order).unit_amount_cents == 600
