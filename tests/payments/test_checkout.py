@@ -587,3 +587,11 @@ def test_stripe_bills_the_accepted_quote_with_its_subsidy(client, db_session, st
     revision.price_cents = 5000
     db_session.commit()
     assert checkout.recurring_terms(db_session, order).unit_amount_cents == 600
+
+
+def test_the_order_page_leads_to_the_payment_page(client, db_session):
+    order = make_order(db_session)
+    db_session.commit()
+    signed_in(client, db_session, order)
+    page = BeautifulSoup(client.get(f"/commandes/{order.id}").get_data(as_text=True), "html.parser")
+    assert page.find(id="pay-order")["href"] == f"/commandes/{order.id}/paiement"
