@@ -30,19 +30,6 @@ from portal.db import utcnow
 from portal.regions.models import SubsidyProgramme
 
 SEED_DIR = PROJECT_ROOT / "seed"
-REVISION_TERMS = (
-    "price_cents",
-    "currency",
-    "billing_period",
-    "setup_fee_cents",
-    "commitment_months",
-    "vat_rate_bp",
-    "features",
-    "summary",
-    "description",
-    "eligibility",
-)
-
 
 class SeedError(Exception):
     """The seed files are inconsistent; the message names the file and the entry."""

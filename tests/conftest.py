@@ -7,6 +7,7 @@ other's. With TEST_DATABASE_URL set (CI), the same suite runs on PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,9 +96,9 @@ def app(settings: Settings):
     return app
 
 
-@pytest.fixture
-def db_session(app) -> Iterator[Session]:
-    """A session whose work is rolled back after the test; the app's requests share it."""
+@contextlib.contextmanager
+def rolled_back_session(app) -> Iterator[Session]:
+    """Every request of ``app`` shares one session whose work is rolled back afterwards."""
     db = database(app)
     connection = db.engine.connect()
     transaction = connection.begin()
@@ -113,6 +114,13 @@ def db_session(app) -> Iterator[Session]:
         session.close()
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture
+def db_session(app) -> Iterator[Session]:
+    """A session whose work is rolled back after the test; the app's requests share it."""
+    with rolled_back_session(app) as session:
+        yield session
 
 
 @pytest.fixture

@@ -144,6 +144,10 @@ class OfferRevisionBase(SQLModel):
     eligibility: dict[str, str] = json_field()
 
 
+# The terms a revision fixes; a draft copies them and an operator edits them.
+REVISION_TERM_FIELDS: tuple[str, ...] = tuple(OfferRevisionBase.model_fields)
+
+
 class OfferRevision(OfferRevisionBase, table=True):
     __table_args__ = (UniqueConstraint("offer_id", "number"),)
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from portal.audit import record_audit
 from portal.catalogue.index import forget_index
 from portal.catalogue.models import (
+    REVISION_TERM_FIELDS,
     BillingPeriod,
     ComparisonAttribute,
     Offer,
@@ -26,20 +27,6 @@ from portal.catalogue.models import (
     OfferStatus,
 )
 from portal.db import utcnow
-
-# The parts of a revision a draft copies and an operator edits.
-TERM_FIELDS = (
-    "price_cents",
-    "currency",
-    "billing_period",
-    "setup_fee_cents",
-    "commitment_months",
-    "vat_rate_bp",
-    "features",
-    "summary",
-    "description",
-    "eligibility",
-)
 
 
 class OfferEditError(Exception):
@@ -83,7 +70,7 @@ def start_draft(*, session: Session, offer: Offer, actor_id: int | None) -> Offe
         ).scalar_one()
         or 0
     ) + 1
-    values = {name: _copy(getattr(current, name)) for name in TERM_FIELDS} if current else {}
+    values = {name: _copy(getattr(current, name)) for name in REVISION_TERM_FIELDS} if current else {}
     draft = OfferRevision(offer_id=offer.id, number=number, **values)
     session.add(draft)
     session.flush()
@@ -112,7 +99,7 @@ def save_draft(
     """Write validated ``terms`` (see :class:`TermsInput`) into the offer's draft."""
     draft = start_draft(session=session, offer=offer, actor_id=actor_id)
     for name, value in terms.items():
-        if name not in TERM_FIELDS:
+        if name not in REVISION_TERM_FIELDS:
             raise ValueError(f"not a term of an offer: {name}")
         setattr(draft, name, value)
     session.add(draft)

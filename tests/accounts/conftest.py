@@ -11,31 +11,11 @@ from sqlmodel import Session
 
 from portal.accounts import devidp
 from portal.app import create_app
-from portal.db import database
 from portal.security import limiter
+from tests.conftest import rolled_back_session
 
 TEST_CLIENT_ID = "portail-tests"
 TEST_CLIENT_SECRET = "secret-of-the-tests"
-
-
-@contextlib.contextmanager
-def rolled_back_session(app) -> Iterator[Session]:
-    """Every request of ``app`` shares one session whose work is rolled back afterwards."""
-    db = database(app)
-    connection = db.engine.connect()
-    transaction = connection.begin()
-    session = Session(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    original_factory = db.session_factory
-    db.session_factory = lambda: session
-    try:
-        yield session
-    finally:
-        db.session_factory = original_factory
-        session.close()
-        transaction.rollback()
-        connection.close()
 
 
 @pytest.fixture(scope="session")

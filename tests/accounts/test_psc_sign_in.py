@@ -18,7 +18,8 @@ from portal.accounts.models import Account, Activity, Professional, Structure
 from portal.app import create_app
 from portal.audit import AuditEvent
 from tests.accounts import psc_flow
-from tests.accounts.conftest import psc_settings, rolled_back_session
+from tests.accounts.conftest import psc_settings
+from tests.conftest import rolled_back_session
 
 MARTIN_IDNPS = "810100000011"
 
