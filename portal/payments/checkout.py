@@ -150,6 +150,10 @@ def start_payment(
         },
     )
     if order.stripe_customer_id != customer:
+        # Nothing is pending here; end the read begun before the call to Stripe, so that on
+        # SQLite the write starts from a fresh snapshot (and waits for the lock) instead of
+        # failing with "database is locked" when someone else committed meanwhile.
+        session.commit()
         order.stripe_customer_id = customer
         session.add(order)
     return service.create_setup_intent(
