@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import db, errors, i18n, logs, security
 from portal.config import PROJECT_ROOT, Settings, load_settings
@@ -58,6 +59,11 @@ def create_app(
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
+    if settings.trusted_proxies:
+        # Behind a load balancer, the client's address (rate limits, audit) and the scheme come
+        # from the X-Forwarded-* headers that the trusted proxies set, and from nobody else.
+        count = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -60,6 +60,9 @@ class Settings:
     directory_fhir_token: str | None = None
     # Bearer token that external writers must present to PATCH the portal's /fhir/ (unset: off).
     fhir_write_token: str | None = None
+    # How many reverse proxies (load balancer, TLS terminator) stand in front of the portal and
+    # set X-Forwarded-For/-Proto/-Host; 0 trusts none of those headers.
+    trusted_proxies: int = 0
     instance_dir: Path = INSTANCE_DIR
     # Derived, never read from the environment.
     extra: Mapping[str, object] = field(default_factory=dict)
@@ -134,6 +137,7 @@ _ENV_NAMES = {
     "directory_fhir_base_url": "DIRECTORY_FHIR_BASE_URL",
     "directory_fhir_token": "DIRECTORY_FHIR_TOKEN",
     "fhir_write_token": "FHIR_WRITE_TOKEN",
+    "trusted_proxies": "TRUSTED_PROXIES",
 }
 
 
@@ -148,11 +152,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for attribute, name in _ENV_NAMES.items():
         raw = environ.get(name, "").strip()
         if raw:
-            values[attribute] = _parse_backoff(raw) if attribute == "job_retry_backoff" else raw
+            values[attribute] = _PARSERS.get(attribute, str)(raw)
     settings = Settings(**values)  # type: ignore[arg-type]
     if not settings.database_url:
         settings = replace(settings, database_url=default_database_url(settings.instance_dir))
     return _validated(settings, explicit=set(values))
+
+
+def _parse_proxy_count(raw: str) -> int:
+    if not raw.isdigit() or int(raw) > 10:
+        raise ConfigError(
+            "TRUSTED_PROXIES",
+            f"is not a number of proxies between 0 and 10 ({raw!r})",
+            "Set it to how many reverse proxies stand in front of the portal, such as 1.",
+        )
+    return int(raw)
 
 
 def _parse_backoff(raw: str) -> tuple[int, ...]:
@@ -167,6 +181,9 @@ def _parse_backoff(raw: str) -> tuple[int, ...]:
             "Use comma-separated whole numbers of seconds, such as 5,30,120.",
         )
     return delays
+
+
+_PARSERS = {"job_retry_backoff": _parse_backoff, "trusted_proxies": _parse_proxy_count}
 
 
 def _validated(settings: Settings, explicit: set[str] | None = None) -> Settings:

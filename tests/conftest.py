@@ -21,6 +21,7 @@ from sqlmodel import Session
 from portal.app import create_app
 from portal.config import PROJECT_ROOT, Settings
 from portal.db import database, session_scope
+from portal.security import limiter
 from portal.seed import seed_database
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -157,3 +158,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if IN_CI and reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:
         session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Many tests sign in from one address: each starts with fresh rate-limit counters."""
+    with contextlib.suppress(Exception):  # the limiter has no storage before an app exists
+        limiter.reset()
+    yield

@@ -51,6 +51,8 @@ def test_complete_production_settings_are_accepted():
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"MAIL_URL": "http://mail"}, "MAIL_URL"),
+        ({"TRUSTED_PROXIES": "one"}, "TRUSTED_PROXIES"),
+        ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
         ({"STRIPE_SECRET_KEY": "sk_test_x"}, "STRIPE_PUBLISHABLE_KEY"),
         ({**PRODUCTION, "SECRET_KEY": ""}, "SECRET_KEY"),
         ({**PRODUCTION, "SECRET_KEY": "short"}, "SECRET_KEY"),

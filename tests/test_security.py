@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from portal.app import create_app
 from portal.config import Settings
 
@@ -51,3 +53,33 @@ def test_production_adds_hsts_secure_cookies_and_lets_sign_out_reach_psc(setting
 def test_without_redis_rate_limits_are_counted_in_memory(app, settings):
     expected = settings.redis_url or "memory://"
     assert app.config["RATELIMIT_STORAGE_URI"] == expected
+
+
+def _sign_in_statuses(client, forwarded_for: str, attempts: int) -> list[int]:
+    statuses = []
+    for _ in range(attempts):
+        page = client.get("/connexion", headers={"X-Forwarded-For": forwarded_for})
+        token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1]
+        response = client.post(
+            "/connexion",
+            data={"csrf_token": token.split('"')[0], "email": "x@example.org", "password": "x"},
+            headers={"X-Forwarded-For": forwarded_for},
+        )
+        statuses.append(response.status_code)
+    return statuses
+
+
+def test_behind_a_trusted_proxy_rate_limits_count_each_client_apart(settings):
+    app = create_app(settings.with_overrides(trusted_proxies=1))
+    first, second = f"203.0.113.{secrets.randbelow(250) + 1}", "198.51.100.7"
+    assert _sign_in_statuses(app.test_client(), first, 11)[-1] == 429
+    # Another person behind the same load balancer is not locked out by the first one.
+    assert _sign_in_statuses(app.test_client(), second, 1) == [400]
+
+
+def test_without_trusted_proxies_forwarded_headers_are_ignored(settings):
+    app = create_app(settings)
+    assert settings.trusted_proxies == 0
+    statuses = [_sign_in_statuses(app.test_client(), f"192.0.2.{n}", 1)[0] for n in range(1, 12)]
+    # Spoofed X-Forwarded-For values do not let one client escape its limit.
+    assert statuses[-1] == 429

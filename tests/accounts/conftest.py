@@ -3,7 +3,6 @@ thread, and a portal app pointed at it through PSC_METADATA_URL only."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +10,6 @@ from sqlmodel import Session
 
 from portal.accounts import devidp
 from portal.app import create_app
-from portal.security import limiter
 from tests.conftest import rolled_back_session
 
 TEST_CLIENT_ID = "portail-tests"
@@ -51,14 +49,6 @@ def psc_db_session(psc_app) -> Iterator[Session]:
 @pytest.fixture
 def psc_client(psc_app, psc_db_session):
     return psc_app.test_client()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """Sign-in tests sign in many times from one address: start each with fresh counters."""
-    with contextlib.suppress(Exception):
-        limiter.reset()
-    yield
 
 
 def make_staff(session, role: str | None = None, *, password: str | None = None, **scope):
