@@ -192,7 +192,15 @@ def _comparison_notices(asked) -> list[str]:
 
 def _compare_body(index: CatalogueIndex, asked, notices: list[str], only_differences: bool) -> str:
     wanted = request.args.get("format")
-    if wanted:
+    if wanted == "csv":
+        notices = [
+            *notices,
+            _(
+                "Choisissez au moins deux offres pour télécharger la comparaison en CSV ;"
+                " la page est affichée."
+            ),
+        ]
+    elif wanted:
         notices = [
             *notices,
             _("Le format « %(format)s » n’existe pas ; la page est affichée.", format=wanted[:20]),

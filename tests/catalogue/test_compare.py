@@ -163,3 +163,11 @@ def test_the_comparison_in_english(client):
     )
     rows = _rows(page)
     assert rows["monthly_price"] == ["Free", "€8.90 excl. VAT per month", "Free"]
+
+
+def test_asking_the_csv_of_a_single_offer_says_two_are_needed(client):
+    response = client.get("/comparer?offres=mailiz&format=csv")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    text = soup(response).get_text(" ")
+    assert "Choisissez au moins deux offres pour télécharger la comparaison en CSV" in text
+    assert "n’existe pas" not in text
