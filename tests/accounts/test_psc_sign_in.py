@@ -151,7 +151,8 @@ def test_a_tampered_state_signs_nobody_in(psc_client, psc_db_session):
     callback = psc_flow.authorize(psc_flow.start(psc_client))
     path = psc_flow.callback_path(callback)
     state = psc_flow.query(callback)["state"]
-    response = psc_client.get(path.replace(state, state[:-2] + "xx"))
+    tampered = state[:-1] + ("A" if state[-1] != "A" else "B")  # always differs from state
+    response = psc_client.get(path.replace(state, tampered))
     assert_refused(
         response, psc_client, psc_db_session, "state", "La demande de connexion n’est pas reconnue"
     )
