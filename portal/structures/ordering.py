@@ -3,8 +3,9 @@
 One order holds one line per mailbox, each with its service, description, responsible person
 and the people allowed to use it. The best regional programme the structure is eligible for
 is applied and its quota reserved in the same transaction; the order then follows the state
-machine: approval when the programme asks for it, payment when something is left to pay,
-otherwise straight to provisioning.
+machine: approval when the programme asks for it or when the orderer's Pro Santé Connect
+activities do not list the structure (:mod:`portal.structures.approvals`), payment when
+something is left to pay, otherwise straight to provisioning.
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ def place_org_order(
     locale: str = "fr",
 ) -> Order:
     """Validate and place the order (the caller commits). A repeated key returns the first order."""
+    from portal.structures import approvals
     from portal.subscriptions import states
     from portal.subscriptions.submission import continue_after_submission
 
@@ -249,5 +251,9 @@ def place_org_order(
         )
     actor = f"account:{account.id}"
     states.transition(session, order, OrderState.SUBMITTED, actor=actor)
-    continue_after_submission(session, order, actor=actor)
+    if approvals.works_in(session, account, structure.id):
+        continue_after_submission(session, order, actor=actor)
+    else:
+        # Not in the structure's PSC activities: the region or another manager decides.
+        approvals.send_for_approval(session, order, actor=actor)
     return order

@@ -89,9 +89,21 @@ def structure(structure_id: int):
         select(OrderLine).where(OrderLine.order_id.in_([o.id for o, _name in orders]))
     ).all():
         lines.setdefault(line.order_id, []).append(line)
+    from portal.i18n import current_language
+    from portal.structures import approvals, invoices
+
+    account = current_account()
+    pending = approvals.pending_for_structure(db, structure_id)
     return render_template(
         "structures/structure.html",
         structure=item,
+        invoices=invoices.invoices_of(
+            db,
+            structure_id,
+            locale=current_language(),
+            pdf_url=lambda order_id: url_for("payments.order_form_pdf", order_id=order_id),
+        ),
+        pending=[(p, approvals.may_decide(db, p.order, account)) for p in pending],
         mailboxes=[(m, users_of(db, m.id)) for m in mailboxes],
         orders=orders,
         lines=lines,
@@ -182,6 +194,47 @@ def remove_user(structure_id: int, mailbox_id: int, access_id: int):
     )
 
 
+@blueprint.post("/<int:structure_id>/commandes/<int:order_id>/decision")
+@allow(Role.STRUCTURE_MANAGER, structure="structure_id")
+def decide(structure_id: int, order_id: int):
+    """A manager approves or rejects (with a reason) an order placed from outside the
+    structure's Pro Santé Connect activities."""
+    from portal.structures import approvals
+
+    db = get_session()
+    item = _structure(structure_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    decision = request.form.get("decision")
+    try:
+        if decision == "approve":
+            approvals.approve(
+                session=db, structure=item, order_id=order_id, account=current_account()
+            )
+            message = _("Commande n° %(id)d approuvée.", id=order_id)
+        elif decision == "reject":
+            approvals.reject(
+                session=db,
+                structure=item,
+                order_id=order_id,
+                account=current_account(),
+                reason=request.form.get("reason", "")[:1000],
+            )
+            message = _("Commande n° %(id)d refusée ; le motif est transmis.", id=order_id)
+        else:
+            abort(400)
+    except LookupError:
+        db.rollback()
+        abort(404)
+    except approvals.ApprovalError as problem:
+        db.rollback()
+        flash(str(problem), "error")
+    else:
+        db.commit()
+        flash(message, "success")
+    return redirect(url_for(".structure", structure_id=structure_id) + "#a-valider")
+
+
 SLOTS = 3  # mailbox blocks on the order form (empty ones are ignored)
 
 
@@ -244,7 +297,25 @@ def order(structure_id: int):
                 db.commit()
                 if placed.state == "awaiting_payment":
                     return redirect(url_for("payments.payment", order_id=placed.id))
-                flash(_("Commande n° %(id)d envoyée.", id=placed.id), "success")
+                if placed.state == "awaiting_approval":
+                    from portal.structures.approvals import placed_outside_activities
+
+                    flash(
+                        _(
+                            "Commande n° %(id)d envoyée. Vos activités Pro Santé Connect ne "
+                            "mentionnent pas cette structure : elle attend la validation de la "
+                            "région ou d’un autre responsable de la structure.",
+                            id=placed.id,
+                        )
+                        if placed_outside_activities(db, placed)
+                        else _(
+                            "Commande n° %(id)d envoyée. Elle attend la validation de la région.",
+                            id=placed.id,
+                        ),
+                        "info",
+                    )
+                else:
+                    flash(_("Commande n° %(id)d envoyée.", id=placed.id), "success")
                 return redirect(url_for(".structure", structure_id=structure_id))
     operator = db.get(Operator, chosen.operator_id) if chosen else None
     proposals = (

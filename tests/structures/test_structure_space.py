@@ -152,3 +152,81 @@ def test_only_the_structures_managers_get_in(client, db_session):
     # A mailbox of the pharmacy is not reachable through another structure's address.
     sign_in_client(client, _account)
     assert client.get(f"/espace-structure/{other.id}/").status_code == 403
+
+
+def test_the_manager_sees_the_structure_invoices_and_purchase_orders(client, app, db_session):
+    from portal.payments.models import PaymentEvent
+
+    pharmacy, _mailbox, account = pharmacy_with_mailbox(db_session)
+    offer_revision_id = db_session.exec(select(Order.offer_revision_id)).first()
+
+    def order(key: str, structure_id: int, **values) -> Order:
+        placed = Order(
+            idempotency_key=key,
+            account_id=account.id,
+            structure_id=structure_id,
+            offer_revision_id=offer_revision_id,
+            **values,
+        )
+        db_session.add(placed)
+        db_session.flush()
+        return placed
+
+    by_card = order("by-card", pharmacy.id, state="active", payment_method="card")
+    on_form = order(
+        "on-form",
+        pharmacy.id,
+        state="awaiting_payment",
+        payment_method="purchase_order",
+        total_cents=1440,
+    )
+    elsewhere = order("elsewhere", make_structure(db_session).id, state="active")
+
+    def invoice_event(event_id: str, order_id: int, **invoice) -> PaymentEvent:
+        return PaymentEvent(
+            stripe_event_id=event_id,
+            type="invoice.paid" if invoice.get("status") == "paid" else "invoice.finalized",
+            order_id=order_id,
+            payload={"id": event_id, "data": {"object": {"object": "invoice", **invoice}}},
+        )
+
+    first = {
+        "id": "in_lices",
+        "number": "MSS-0001",
+        "total": 1440,
+        "total_excluding_tax": 1200,
+        "currency": "eur",
+        "created": 1767225600,  # 2026-01-01
+        "hosted_invoice_url": "https://invoice.stripe.test/in_lices",
+    }
+    db_session.add(invoice_event("evt_1", by_card.id, status="open", **first))
+    db_session.add(invoice_event("evt_2", by_card.id, status="paid", **first))
+    db_session.add(
+        invoice_event("evt_3", elsewhere.id, status="paid", id="in_other", number="MSS-0002")
+    )
+    on_form_id = on_form.id
+    db_session.commit()
+
+    sign_in_client(client, account)
+    page = soup(client.get(f"/espace-structure/{pharmacy.id}/"))
+    table = page.select_one("[data-testid=structure-invoices]")
+    rows = {row["data-invoice"]: row for row in table.select("tbody tr")}
+    assert set(rows) == {"MSS-0001", f"BC-{dt_year()}-{on_form_id:06d}"}
+    cells = [
+        " ".join(c.get_text(" ", strip=True).replace("\u202f", " ").split())
+        for c in rows["MSS-0001"].find_all(["th", "td"])
+    ]
+    assert cells[2:6] == ["01/01/2026", "12,00 €", "14,40 €", "Payée"]
+    assert rows["MSS-0001"].a["href"] == "https://invoice.stripe.test/in_lices"
+    form_row = rows[f"BC-{dt_year()}-{on_form_id:06d}"]
+    assert "Bon de commande à envoyer" in form_row.get_text()
+    pdf = form_row.a["href"]
+    assert pdf == f"/commandes/{on_form_id}/bon-de-commande.pdf"
+    response = client.get(pdf)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+
+
+def dt_year() -> int:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).year
