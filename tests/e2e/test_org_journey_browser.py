@@ -1,64 +1,41 @@
-"""The issue's journey in Chromium, against the portal and the development identity provider
-running as their own processes: a pharmacist signs in with Pro Santé Connect and orders two ORG
-mailboxes for the pharmacy of their activities under a regional programme; the region approves;
-the operator's staff (manual provisioning) create the mailboxes; they become active and are
-listed under the pharmacy in the directory; the pharmacist adds a user to one of them."""
+"""The issue's journey in Chromium: a pharmacist signs in with Pro Santé Connect (the
+development identity provider, its own process) and orders two ORG mailboxes for the pharmacy
+of their activities under a regional programme; the region approves; the operator's staff
+(manual provisioning) create the mailboxes; they become active and are listed under the
+pharmacy in the directory; the pharmacist adds a user to one of them.
+
+The portal is served from a thread of the test with the embedded default queue (a background
+thread of the web process, no Redis), so the provisioning and directory jobs run by themselves
+after each commit, as with ``make run``; the test only waits on the pages.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
+from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import select
+from werkzeug.serving import make_server
 
+from portal import queue
+from portal.accounts import devidp
 from portal.accounts.models import Account, Membership, Role, Structure
 from portal.accounts.passwords import hash_password
 from portal.app import create_app
 from portal.config import Settings
 from portal.db import session_scope
 from portal.regions.models import SubsidyProgramme
-from tests.accounts.live import live_identity_provider, live_portal
-from tests.conftest import REDIS_URL, TEST_DATABASE_URL
+from tests.accounts.live import CLIENT_ID, CLIENT_SECRET, live_identity_provider, prepared_database
 from tests.factories import make_offer, make_operator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DATABASE_NAME = "org_journey_e2e"
 PASSWORD = "Un mot de passe assez long pour les tests 42"
-
-
-def portal_database_url(directory) -> str:
-    if TEST_DATABASE_URL:
-        url = Settings(database_url="sqlite://").with_overrides(database_url=TEST_DATABASE_URL)
-        server = sa.engine.make_url(url.database_url)
-        return server.set(database=f"{server.database}_{DATABASE_NAME}").render_as_string(
-            hide_password=False
-        )
-    return f"sqlite:///{directory / (DATABASE_NAME + '.sqlite3')}"
-
-
-def worker_app(url: str, directory):
-    """The test plays the worker process: it runs the pipeline's jobs on the portal's database
-    (from the portal's Redis queues in CI; without Redis, the live portal keeps its jobs to
-    itself, so the jobs are started here by order id, as the reconciler would)."""
-    return create_app(
-        Settings(portal_env="test", database_url=url, instance_dir=directory, redis_url=REDIS_URL)
-    )
-
-
-def run_pipeline(app, pharmacy_id: int) -> None:
-    from portal import queue
-    from portal.provisioning.jobs import provision_order
-    from portal.subscriptions.models import Order
-
-    with app.app_context():
-        with session_scope(app) as session:
-            ids = session.exec(select(Order.id).where(Order.structure_id == pharmacy_id)).all()
-        for order_id in ids:
-            provision_order(order_id)
-        queue.drain(app)
 
 
 def prepare(url: str, directory) -> dict:
@@ -103,18 +80,44 @@ def prepare(url: str, directory) -> dict:
         return {"operator_id": operator.id, "pharmacy_id": pharmacy.id}
 
 
+@contextlib.contextmanager
+def portal_with_embedded_queue(directory, idp) -> Iterator[str]:
+    """The portal served from a thread, its jobs run by the embedded queue's thread."""
+    database_url = prepared_database(directory, DATABASE_NAME)
+    # The port must be known before the app (PUBLIC_URL): bind first, then build the app.
+    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app = create_app(
+        Settings(
+            portal_env="test",
+            database_url=database_url,
+            instance_dir=directory,
+            public_url=url,
+            psc_metadata_url=devidp.metadata_url(idp.url),
+            psc_client_id=CLIENT_ID,
+            psc_client_secret=CLIENT_SECRET,
+            job_runner="thread",
+        ).with_overrides()
+    )
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, name="org-journey-portal", daemon=True)
+    thread.start()
+    try:
+        yield url, database_url
+    finally:
+        server.shutdown()
+        thread.join(5)
+        queue.runner(app).stop()
+
+
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     directory = tmp_path_factory.mktemp(DATABASE_NAME)
-    with live_identity_provider() as idp, live_portal(directory, idp, DATABASE_NAME) as portal:
-        url = portal_database_url(directory)
-        ids = prepare(url, directory)
-        ids["worker"] = worker_app(url, directory)
-        yield portal.url, ids
-        if REDIS_URL:
-            from portal import queue
-
-            queue.runner(ids["worker"]).clear()  # leave no job of this database to other tests
+    with (
+        live_identity_provider() as idp,
+        portal_with_embedded_queue(directory, idp) as (url, database_url),
+    ):
+        yield url, prepare(database_url, directory)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +188,6 @@ def test_pharmacist_orders_region_approves_operator_creates_directory_lists(serv
     card.get_by_role("button", name="Approuver").click()
     region.wait_for_selector("[data-testid=no-approvals]")
     context.close()
-    run_pipeline(ids["worker"], pharmacy)
 
     # 3. The operator's staff create both mailboxes by hand and give their identifiers.
     context, staff = staff_page(
@@ -199,7 +201,6 @@ def test_pharmacist_orders_region_approves_operator_creates_directory_lists(serv
         staff.wait_for_selector(".fr-alert--success")
     assert staff.locator("[data-testid=no-work]").is_visible()
     context.close()
-    run_pipeline(ids["worker"], pharmacy)
 
     # 4. Active, and listed under the pharmacy in the directory.
     page.goto(f"{portal}/espace-structure/{pharmacy}/")
