@@ -43,7 +43,7 @@ from portal.catalogue.models import (
     Region,
 )
 from portal.regions.models import SubsidyProgramme
-from portal.regions.subsidies import monthly_price_cents
+from portal.subscriptions.quotes import monthly_price_cents
 
 MAX_AGE_SECONDS = 60.0
 FRAGMENTS_PER_PROCESS = 128  # rendered page bodies kept per index (about 10 MB at most)

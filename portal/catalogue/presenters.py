@@ -36,7 +36,7 @@ from portal.catalogue.index import (
 from portal.catalogue.models import BillingPeriod, MailboxType
 from portal.i18n import current_language, localised
 from portal.money import format_money, format_percent_bp
-from portal.regions.subsidies import per_mailbox_month_cents
+from portal.subscriptions.quotes import per_mailbox_month_cents
 
 GROUP_LABELS = {
     "price": _l("Prix"),
@@ -276,7 +276,7 @@ def _percent(value: int) -> str:
 
 def subsidised_monthly_cents(programme: ProgrammeInfo, entry: CatalogueEntry) -> int:
     """The monthly price per mailbox left to pay under a programme, by the subsidy rules of
-    portal.regions.subsidies (the quote made at subscription decides for a given order)."""
+    portal.subscriptions.quotes (the quote made at subscription decides for a given order)."""
     price = entry.monthly_price_cents
     return price - per_mailbox_month_cents(programme, price)
 

@@ -39,7 +39,6 @@ from portal.payments.stripe_service import (
     SetupSession,
     StripePayments,
 )
-from portal.regions import subsidies
 from portal.subscriptions import states
 from portal.subscriptions.models import Order, OrderLine, OrderState, PaymentMethod
 
@@ -293,17 +292,6 @@ def mark_paid(session: Session, order: Order, *, reason: str, actor: str = STRIP
     return True
 
 
-def release_subsidy(session: Session, order: Order) -> None:
-    """Give the order's subsidised mailboxes back to its programme (once)."""
-    quote = dict(order.quote or {})
-    subsidy = quote.get("subsidy")  # a reservation made with portal.regions.subsidies.reserve
-    if subsidy and not quote.get("subsidy_released"):
-        subsidies.release(session, subsidy)
-        quote["subsidy_released"] = True
-        order.quote = quote
-        session.add(order)
-
-
 def cancel_and_refund(
     session: Session, service: StripePayments | None, order_id: int, *, actor: str, reason: str
 ) -> Order:
@@ -322,7 +310,6 @@ def cancel_and_refund(
         if not states.can_transition(order, OrderState.CANCELLED):
             raise PaymentNotPossible(f"an order in state {order.state} cannot be cancelled")
         states.transition(session, order, OrderState.CANCELLED, actor=actor, reason=reason)
-        release_subsidy(session, order)
     refund_cancelled_order(session, service, order)
     return order
 

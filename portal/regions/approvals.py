@@ -15,7 +15,6 @@ from sqlmodel import Session, and_, or_, select
 from portal.accounts.models import Account, Professional, Structure
 from portal.audit import record_audit
 from portal.catalogue.models import Department, Offer, OfferRevision
-from portal.regions import subsidies
 from portal.regions.models import SubsidyProgramme
 from portal.subscriptions import states
 from portal.subscriptions.models import Order, OrderLine, OrderState
@@ -148,7 +147,8 @@ def record_approval(
 def record_rejection(
     session: Session, order: Order, *, account: Account, reason: str, details: dict
 ) -> None:
-    """Reject a waiting order with the reason given to the orderer; its subsidy share returns."""
+    """Reject a waiting order with the reason given to the orderer; its subsidy share returns
+    (the state machine gives it back)."""
     if not reason.strip():
         raise ApprovalError(
             _("Indiquez le motif du refus : il est transmis à la personne qui a commandé.")
@@ -156,9 +156,6 @@ def record_rejection(
     states.transition(
         session, order, OrderState.REJECTED, actor=f"staff:{account.id}", reason=reason.strip()
     )
-    subsidy = (order.quote or {}).get("subsidy")
-    if subsidy:
-        subsidies.release(session, subsidy)
     record_audit(
         session,
         action="order_rejected",

@@ -3,7 +3,7 @@
 Each line's order key is derived from the region, the programme, the structure and the
 mailboxes it asks for, so uploading the same file again (or another file repeating a line)
 finds the orders already made and creates nothing new. The quota is reserved order by order
-with :func:`portal.regions.subsidies.reserve`; if one reservation fails, the whole batch is
+with :func:`portal.subscriptions.quotes.reserve`; if one reservation fails, the whole batch is
 rolled back by the caller and nothing is ordered.
 """
 
@@ -20,10 +20,9 @@ from sqlmodel import Session, select
 from portal.accounts.models import Account, Structure
 from portal.catalogue.models import Offer, OfferRevision, Operator
 from portal.db import utcnow
-from portal.regions import subsidies
 from portal.regions.bulk import BulkLine, BulkReport, read_bulk_file
 from portal.regions.models import BulkUpload, SubsidyProgramme
-from portal.subscriptions import states
+from portal.subscriptions import quotes, states
 from portal.subscriptions.models import Order, OrderLine, OrderState, PaymentMethod
 from portal.subscriptions.submission import continue_after_submission
 
@@ -69,14 +68,8 @@ def report_for(session: Session, upload: BulkUpload, programme: SubsidyProgramme
 
 def pays_everything(programme: SubsidyProgramme, revision: OfferRevision) -> bool:
     """Bulk orders are paid by the region alone: the programme must cover the whole price."""
-    terms = subsidies.subsidy_terms(
-        programme,
-        price_cents=revision.price_cents,
-        billing_period=revision.billing_period,
-        mailboxes=1,
-    )
-    monthly = subsidies.monthly_price_cents(revision.price_cents, revision.billing_period)
-    return terms.per_mailbox_month_cents >= monthly and revision.setup_fee_cents == 0
+    terms = quotes.subsidy_terms(programme, revision, mailboxes=1)
+    return quotes.compute_quote(revision, subsidy=terms).is_free
 
 
 def _slug(text: str) -> str:
@@ -155,13 +148,8 @@ def order_bulk(*, session: Session, upload: BulkUpload, account: Account) -> Bul
     mailboxes = 0
     for key, line in todo:
         structure = _structure_for(session, line)
-        terms = subsidies.subsidy_terms(
-            programme,
-            price_cents=revision.price_cents,
-            billing_period=revision.billing_period,
-            mailboxes=len(line.mailboxes),
-        )
-        if not subsidies.reserve(session, terms):
+        terms = quotes.subsidy_terms(programme, revision, mailboxes=len(line.mailboxes))
+        if not quotes.reserve(session, terms):
             raise BulkOrderError(
                 _(
                     "Le quota ou le budget du programme ne suffit pas pour la ligne %(line)d : "
@@ -177,14 +165,12 @@ def order_bulk(*, session: Session, upload: BulkUpload, account: Account) -> Bul
             programme_id=programme.id,
             state=OrderState.DRAFT,
             quote={
+                **quotes.compute_quote(
+                    revision, mailboxes=len(line.mailboxes), subsidy=terms
+                ).to_json(),
                 "source": "bulk",
                 "bulk_upload_id": upload.id,
                 "line": line.number,
-                "price_cents": revision.price_cents,
-                "billing_period": revision.billing_period,
-                "mailboxes": len(line.mailboxes),
-                "subsidy": terms.as_quote(),
-                "total_cents": 0,
             },
             total_cents=0,
             payment_method=PaymentMethod.NONE,

@@ -1,6 +1,6 @@
 """Subsidy programmes as a region's staff create, edit, publish and close them.
 
-How much a programme pays and who is eligible is decided in :mod:`portal.regions.subsidies`;
+How much a programme pays and who is eligible is decided in :mod:`portal.subscriptions.quotes`;
 this module only keeps programmes consistent while their authors change them: a programme
 belongs to one region, funds an offer available there, and never gets a quota or budget
 below what orders already consumed.

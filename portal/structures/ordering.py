@@ -20,7 +20,6 @@ from sqlmodel import Session, select
 
 from portal.accounts.models import Account, Structure
 from portal.catalogue.models import (
-    BillingPeriod,
     Department,
     Offer,
     OfferRevision,
@@ -28,7 +27,7 @@ from portal.catalogue.models import (
     Operator,
 )
 from portal.db import utcnow
-from portal.regions import subsidies
+from portal.subscriptions import quotes
 from portal.subscriptions.models import Mailbox, Order, OrderLine, OrderState, PaymentMethod
 
 MAX_MAILBOXES = 10
@@ -126,28 +125,6 @@ def parse_users(text: str) -> tuple[list[dict], list[str]]:
     return users, problems
 
 
-def quote_for(revision: OfferRevision, terms: subsidies.SubsidyTerms | None, count: int) -> dict:
-    """The order's price for its first period, after the subsidy, including VAT."""
-    months = 12 if revision.billing_period == BillingPeriod.YEAR else 1
-    subsidy = min(terms.per_mailbox_month_cents * months, revision.price_cents) if terms else 0
-    before_vat = count * (revision.price_cents - subsidy + revision.setup_fee_cents)
-    total = (before_vat * (10000 + revision.vat_rate_bp) + 5000) // 10000
-    quote = {
-        "source": "structure",
-        "price_cents": revision.price_cents,
-        "billing_period": revision.billing_period,
-        "setup_fee_cents": revision.setup_fee_cents,
-        "vat_rate_bp": revision.vat_rate_bp,
-        "mailboxes": count,
-        "subsidy_per_period_cents": subsidy,
-        "total_before_vat_cents": before_vat,
-        "total_cents": total,
-    }
-    if terms:
-        quote["subsidy"] = terms.as_quote()
-    return quote
-
-
 def place_org_order(
     *,
     session: Session,
@@ -207,31 +184,24 @@ def place_org_order(
     if errors:
         raise OrderInputError(errors)
 
-    terms = subsidies.best_programme(
+    quote = quotes.quote_and_reserve(
         session,
-        offer_id=offer.id,
-        applicant=subsidies.Applicant(
-            department_code=structure.department_code, structure_type=structure.type
-        ),
-        price_cents=revision.price_cents,
-        billing_period=revision.billing_period,
+        revision=revision,
+        applicant=quotes.Applicant.for_structure(structure),
         mailboxes=len(wishes),
         today=utcnow().date(),
     )
-    if terms is not None and not subsidies.reserve(session, terms):
-        terms = None  # taken by someone else meanwhile: the order is priced without it
-    quote = quote_for(revision, terms, len(wishes))
     order = Order(
         idempotency_key=idempotency_key,
         account_id=account.id,
         professional_id=account.professional_id,
         structure_id=structure.id,
         offer_revision_id=revision.id,
-        programme_id=terms.programme_id if terms else None,
+        programme_id=quote.programme_id,
         state=OrderState.DRAFT,
-        quote=quote,
-        total_cents=quote["total_cents"],
-        payment_method=PaymentMethod.NONE if quote["total_cents"] == 0 else PaymentMethod.CARD,
+        quote=quote.to_json(),
+        total_cents=quote.first_payment_cents,
+        payment_method=PaymentMethod.NONE if quote.is_free else PaymentMethod.CARD,
         locale=locale,
     )
     session.add(order)

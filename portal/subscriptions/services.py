@@ -11,6 +11,7 @@ from portal.accounts.models import Account, Professional
 from portal.catalogue.models import Offer, OfferRevision, Operator
 from portal.db import utcnow
 from portal.provisioning.pipeline import request_termination
+from portal.regions.models import SubsidyProgramme
 from portal.subscriptions import states
 from portal.subscriptions.eligibility import check_eligibility
 from portal.subscriptions.models import (
@@ -21,7 +22,7 @@ from portal.subscriptions.models import (
     PaymentMethod,
     Subscription,
 )
-from portal.subscriptions.quotes import Quote, applicable_programme, compute_quote
+from portal.subscriptions.quotes import Applicant, Quote, best_programme, compute_quote
 from portal.subscriptions.submission import continue_after_submission
 
 
@@ -35,15 +36,25 @@ class Placed:
     created: bool
 
 
-def quote_for(session: Session, offer: Offer, professional: Professional | None, departments):
-    revision = session.get(OfferRevision, offer.current_revision_id)
-    programme = applicable_programme(
-        session,
-        offer,
+def applicant_of(professional: Professional | None, departments) -> Applicant:
+    return Applicant(
+        department_codes=frozenset(departments or ()),
         profession_code=professional.profession_code if professional else None,
-        department_codes=departments,
     )
-    return revision, programme, compute_quote(revision, programme=programme)
+
+
+def quote_for(session: Session, offer: Offer, professional: Professional | None, departments):
+    """The quote the person would accept now (nothing reserved yet), and its programme."""
+    revision = session.get(OfferRevision, offer.current_revision_id)
+    terms = best_programme(
+        session,
+        revision=revision,
+        applicant=applicant_of(professional, departments),
+        mailboxes=1,
+        today=utcnow().date(),
+    )
+    programme = session.get(SubsidyProgramme, terms.programme_id) if terms else None
+    return revision, programme, compute_quote(revision, subsidy=terms)
 
 
 def place_order(
@@ -140,7 +151,7 @@ def order_view(session: Session, order: Order) -> OrderView:
         )
     )
     mailboxes = [session.get(Mailbox, line.mailbox_id) for line in lines if line.mailbox_id]
-    quote = Quote(**order.quote) if order.quote else None
+    quote = Quote.from_json(order.quote)
     return OrderView(order, offer, operator, revision, lines, [m for m in mailboxes if m], quote)
 
 

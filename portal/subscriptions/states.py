@@ -9,6 +9,9 @@ Every change goes through :func:`transition`, which refuses what the diagram doe
     provisioning ─► active | needs_attention ─► provisioning (retry) | cancelled (─► refunded)
     active ─► suspended ─► active ;  active|suspended ─► terminating ─► terminated
 
+An order that ends without a mailbox (``rejected``, ``cancelled``, hence ``refunded``) gives
+its subsidy back to the programme's quota and budget in the same transaction, once.
+
 Actors are strings: ``account:<id>`` (a person), ``system`` (the pipeline, the reconciler),
 ``operator:<slug>`` (an operator's callback), ``staff:<account id>`` (back-office staff).
 """
@@ -23,6 +26,7 @@ from sqlmodel import Session, select
 from portal.db import utcnow
 from portal.subscriptions.models import Order, OrderEvent
 from portal.subscriptions.models import OrderState as S
+from portal.subscriptions.quotes import release_order_subsidy
 
 TRANSITIONS: dict[S, frozenset[S]] = {
     S.DRAFT: frozenset({S.SUBMITTED, S.CANCELLED}),
@@ -42,6 +46,8 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.REFUNDED: frozenset(),
     S.TERMINATED: frozenset(),
 }
+# Entering one of these states ends the order without a mailbox: its subsidy is given back.
+ENDED_WITHOUT_MAILBOX = frozenset({S.REJECTED, S.CANCELLED})
 FINAL_STATES = frozenset(state for state, targets in TRANSITIONS.items() if not targets)
 # States the person can still cancel from (nothing exists at the operator yet).
 CANCELLABLE = frozenset(
@@ -155,6 +161,8 @@ def transition(
         order.attention_reason = None
     session.add(order)
     session.add(event)
+    if to_state in ENDED_WITHOUT_MAILBOX:
+        release_order_subsidy(session, order)
     session.flush()
     return event
 

@@ -554,7 +554,7 @@ def test_free_and_fully_subsidised_orders_never_touch_stripe(
 
 def test_stripe_bills_the_accepted_quote_with_its_subsidy(client, db_session, stripe_service):
     from portal.regions.models import SubsidyProgramme
-    from portal.subscriptions.quotes import compute_quote
+    from portal.subscriptions.quotes import compute_quote, subsidy_terms
 
     offer = make_offer(db_session, price_cents=1000)
     revision = db_session.get(OfferRevision, offer.current_revision_id)
@@ -565,7 +565,9 @@ def test_stripe_bills_the_accepted_quote_with_its_subsidy(client, db_session, st
     )  # fmt: skip
     db_session.add(programme)
     db_session.flush()
-    quote = compute_quote(revision, mailboxes=2, programme=programme)
+    quote = compute_quote(
+        revision, mailboxes=2, subsidy=subsidy_terms(programme, revision, mailboxes=2)
+    )
     order = make_order(
         db_session, offer=offer, quote=quote.to_json(), total_cents=quote.first_payment_cents
     )

@@ -6,8 +6,9 @@ from bs4 import BeautifulSoup
 from sqlmodel import select
 
 from portal.accounts.models import Membership, Role
-from portal.regions import subsidies
+from portal.catalogue.models import OfferRevision
 from portal.regions.models import SubsidyProgramme
+from portal.subscriptions import quotes
 from portal.subscriptions.models import Order, OrderEvent, OrderLine
 from tests.accounts.helpers import sign_in_client
 from tests.factories import make_account, make_offer, make_operator, make_structure
@@ -21,8 +22,11 @@ def waiting_order(session, programme, offer, account, n):
     structure = make_structure(
         session, department_code="29", finess=f"29999{n:04d}", name=f"Pharmacie en attente {n}"
     )
-    terms = subsidies.subsidy_terms(programme, price_cents=0, billing_period="month", mailboxes=1)
-    assert subsidies.reserve(session, terms)
+    revision = session.get(OfferRevision, offer.current_revision_id)
+    quote = quotes.compute_quote(
+        revision, subsidy=quotes.subsidy_terms(programme, revision, mailboxes=1)
+    )
+    assert quotes.reserve(session, quotes.SubsidyTerms(**quote.subsidy))
     order = Order(
         idempotency_key=f"approval-{n}",
         account_id=account.id,
@@ -30,7 +34,7 @@ def waiting_order(session, programme, offer, account, n):
         offer_revision_id=offer.current_revision_id,
         programme_id=programme.id,
         state="awaiting_approval",
-        quote={"subsidy": terms.as_quote()},
+        quote=quote.to_json(),
     )
     session.add(order)
     session.flush()

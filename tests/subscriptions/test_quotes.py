@@ -1,4 +1,5 @@
-"""Subsidy programmes: eligibility, amounts, and a quota that concurrent orders never exceed."""
+"""The quote engine: subsidy amounts (price and setup fee), eligibility, VAT, and a quota that
+concurrent orders never exceed."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from sqlmodel import Session, select
 from portal.accounts.models import Account
 from portal.catalogue.models import Department, Offer, OfferRevision, Operator, Region
 from portal.db import create_engine
-from portal.regions import subsidies
 from portal.regions.models import SubsidyProgramme
+from portal.subscriptions import quotes
 from portal.subscriptions.models import Order, OrderState
 from tests.conftest import migrated_database_url
 from tests.factories import make_offer
@@ -36,9 +37,9 @@ def make_programme(session, offer, **values) -> SubsidyProgramme:
     return programme
 
 
-def paris_pharmacy(**values) -> subsidies.Applicant:
-    return subsidies.Applicant(
-        department_code=values.get("department_code", "75"),
+def paris_pharmacy(**values) -> quotes.Applicant:
+    return quotes.Applicant(
+        department_codes=frozenset({values.get("department_code", "75")}),
         profession_code=values.get("profession_code", "21"),
         structure_type=values.get("structure_type", "pharmacie"),
     )
@@ -57,12 +58,55 @@ def paris_pharmacy(**values) -> subsidies.Applicant:
 )
 def test_subsidy_per_mailbox_month(db_session, rule, value, price, period, expected):
     offer = make_offer(db_session, price_cents=price)
+    revision = db_session.get(OfferRevision, offer.current_revision_id)
+    revision.billing_period = period
     programme = make_programme(db_session, offer, rule=rule, value=value, duration_months=24)
-    terms = subsidies.subsidy_terms(
-        programme, price_cents=price, billing_period=period, mailboxes=3
-    )
+    terms = quotes.subsidy_terms(programme, revision, mailboxes=3)
     assert terms.per_mailbox_month_cents == expected
     assert terms.committed_cents == expected * 24 * 3
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "covered_price", "covered_setup", "first", "after"),
+    [
+        # price 1000 per month, setup fee 500, VAT 20 %, 2 mailboxes
+        ("free", None, 1000, 500, 0, 2400),
+        ("percent", 50, 500, 250, 1800, 2400),
+        ("percent", 33, 330, 165, (670 + 335) * 2 * 12 // 10, 2400),
+        ("amount", 300, 300, 0, (700 + 500) * 2 * 12 // 10, 2400),
+    ],
+)
+def test_one_setup_fee_rule_for_every_order(
+    db_session, rule, value, covered_price, covered_setup, first, after
+):
+    """free and percent cover the setup fee as they cover the price; amount per month does not.
+    The budget commits what the region pays: the setup fee and every subsidised month."""
+    offer = make_offer(db_session, price_cents=1000)
+    revision = db_session.get(OfferRevision, offer.current_revision_id)
+    revision.setup_fee_cents = 500
+    programme = make_programme(db_session, offer, rule=rule, value=value, duration_months=6)
+    terms = quotes.subsidy_terms(programme, revision, mailboxes=2)
+    quote = quotes.compute_quote(revision, mailboxes=2, subsidy=terms)
+    assert (quote.subsidy_per_period_cents, quote.subsidy_setup_cents) == (
+        covered_price,
+        covered_setup,
+    )
+    assert quote.first_payment_cents == first
+    assert quote.after_subsidy_recurring_cents == after
+    assert quote.subsidy_months == 6
+    assert terms.committed_cents == (covered_price * 6 + covered_setup) * 2
+    assert quote.subsidy == terms.as_quote()  # what release gives back
+    assert quotes.Quote.from_json(quote.to_json()) == quote
+
+
+def test_a_yearly_price_commits_whole_years_of_budget(db_session):
+    offer = make_offer(db_session, price_cents=12000)
+    revision = db_session.get(OfferRevision, offer.current_revision_id)
+    revision.billing_period = "year"
+    programme = make_programme(db_session, offer, rule="amount", value=400, duration_months=18)
+    terms = quotes.subsidy_terms(programme, revision, mailboxes=1)
+    assert terms.per_period_cents == 4800  # 400 per month, twelve months a period
+    assert terms.committed_cents == 4800 * 2  # 18 months start a second yearly period
 
 
 def test_eligibility_by_territory_profession_structure_and_dates(db_session):
@@ -77,7 +121,7 @@ def test_eligibility_by_territory_profession_structure_and_dates(db_session):
     )
 
     def reasons(applicant, today=TODAY):
-        return subsidies.ineligibility_reasons(db_session, programme, applicant, today=today)
+        return quotes.ineligibility_reasons(db_session, programme, applicant, today=today)
 
     assert reasons(paris_pharmacy()) == []
     assert reasons(paris_pharmacy(department_code="69")) == ["territory"]
@@ -95,12 +139,10 @@ def test_best_programme_pays_the_most_and_skips_exhausted_ones(db_session):
     make_programme(db_session, offer, rule="percent", value=30)
     exhausted = make_programme(db_session, offer, rule="free", quota_mailboxes=5, quota_used=5)
     half = make_programme(db_session, offer, rule="percent", value=50)
-    terms = subsidies.best_programme(
+    terms = quotes.best_programme(
         db_session,
-        offer_id=offer.id,
+        revision=db_session.get(OfferRevision, offer.current_revision_id),
         applicant=paris_pharmacy(),
-        price_cents=1200,
-        billing_period="month",
         mailboxes=1,
         today=TODAY,
     )
@@ -113,16 +155,15 @@ def test_reserve_respects_quota_and_budget_and_release_gives_back(db_session):
     programme = make_programme(
         db_session, offer, rule="free", duration_months=10, quota_mailboxes=5, budget_cents=40000
     )
-    terms = subsidies.subsidy_terms(
-        programme, price_cents=1000, billing_period="month", mailboxes=3
-    )
-    assert subsidies.reserve(db_session, terms)  # 3 mailboxes, 30,000 cents
+    revision = db_session.get(OfferRevision, offer.current_revision_id)
+    terms = quotes.subsidy_terms(programme, revision, mailboxes=3)
+    assert quotes.reserve(db_session, terms)  # 3 mailboxes, 30,000 cents
     assert (programme.quota_used, programme.budget_used_cents) == (3, 30000)
-    assert not subsidies.reserve(db_session, terms)  # 6 > 5 mailboxes
-    one = subsidies.subsidy_terms(programme, price_cents=1000, billing_period="month", mailboxes=1)
-    assert subsidies.reserve(db_session, one)  # 4 mailboxes, 40,000 cents: the whole budget
-    assert not subsidies.reserve(db_session, one)  # the quota has room, the budget has not
-    subsidies.release(db_session, terms.as_quote())
+    assert not quotes.reserve(db_session, terms)  # 6 > 5 mailboxes
+    one = quotes.subsidy_terms(programme, revision, mailboxes=1)
+    assert quotes.reserve(db_session, one)  # 4 mailboxes, 40,000 cents: the whole budget
+    assert not quotes.reserve(db_session, one)  # the quota has room, the budget has not
+    quotes.release(db_session, terms.as_quote())
     assert (programme.quota_used, programme.budget_used_cents) == (1, 10000)
 
 
@@ -163,16 +204,14 @@ def submit_order(engine, account_id: int, barrier: threading.Barrier) -> None:
                 revision = session.exec(
                     select(OfferRevision).where(OfferRevision.offer_id == offer.id)
                 ).one()
-                terms = subsidies.best_programme(
+                terms = quotes.best_programme(
                     session,
-                    offer_id=offer.id,
+                    revision=revision,
                     applicant=paris_pharmacy(),
-                    price_cents=revision.price_cents,
-                    billing_period="month",
                     mailboxes=1,
                     today=TODAY,
                 )
-                if terms is not None and not subsidies.reserve(session, terms):
+                if terms is not None and not quotes.reserve(session, terms):
                     terms = None  # someone took the last place meanwhile: full price
                 session.add(
                     Order(
@@ -232,7 +271,7 @@ def test_fifty_concurrent_orders_never_exceed_a_quota_of_twenty(quota_engine):
         assert programme.budget_used_cents == 20 * 12 * 1500
         # A cancelled order gives its place back, and the next order gets it.
         cancelled = next(o for o in orders if o.programme_id == programme_id)
-        subsidies.release(session, cancelled.quote["subsidy"])
+        quotes.release(session, cancelled.quote["subsidy"])
         session.commit()
         session.refresh(programme)
         assert programme.quota_used == 19
