@@ -20,7 +20,17 @@ NAVIGATION: list[tuple[str, object]] = [
 ]
 
 
+# Shown to a signed-in person only, after the main menu.
+SIGNED_IN_NAVIGATION: list[tuple[str, object]] = [
+    ("subscriptions.orders", _l("Mes boîtes et commandes")),
+]
+
+
 def main_navigation() -> list[tuple[str, object]]:
+    from portal.accounts.session import current_account
+
+    if current_account() is not None:
+        return NAVIGATION + SIGNED_IN_NAVIGATION
     return NAVIGATION
 
 

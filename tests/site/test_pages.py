@@ -138,3 +138,27 @@ def test_an_unexpected_error_shows_the_500_page_and_is_logged(settings, caplog):
     assert "Erreur inattendue" in response.get_data(as_text=True)
     assert "RuntimeError" not in response.get_data(as_text=True)
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def _menu_links(response) -> dict[str, str]:
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    return {
+        link.get_text(strip=True): link["href"]
+        for link in page.select("#navigation-principale a.fr-nav__link")
+    }
+
+
+def test_a_signed_in_person_reaches_their_orders_from_the_menu(client, db_session):
+    from tests.accounts.helpers import sign_in_client
+    from tests.factories import make_account
+
+    assert "Mes boîtes et commandes" not in _menu_links(client.get("/"))
+    account = make_account(db_session)
+    db_session.commit()
+    sign_in_client(client, account)
+    links = _menu_links(client.get("/"))
+    assert links["Mes boîtes et commandes"] == "/commandes"
+    assert client.get(links["Mes boîtes et commandes"]).status_code == 200
+    assert _menu_links(client.get("/?lang=en"))["My mailboxes and orders"] == "/commandes"
