@@ -388,14 +388,15 @@ def register_in_directory(session: Session, order_id: int, settings: Settings) -
 
 def _send_ready_email(session: Session, order: Order, mailboxes: list[Mailbox]) -> None:
     account = session.get(Account, order.account_id)
-    if account is None or not account.email:
+    to = order.contact_email or (account.email if account else None)
+    if account is None or not to:
         return  # the order page shows the same connection details
     operator = operator_of(session, order)
     for mailbox in mailboxes:
         connection = mailbox.connection or {}
         queue_email(
             session,
-            to=account.email,
+            to=to,
             template="mailbox_ready",
             context={
                 "holder_name": account.display_name,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 OTHER = "other"
 
@@ -22,6 +22,19 @@ class AddressForm(FlaskForm):
 
 class SummaryForm(FlaskForm):
     idempotency_key = HiddenField()
+    # Asked only when the account has no e-mail address (Pro Santé Connect gives none).
+    contact_email = EmailField(
+        _l("Adresse e-mail pour recevoir la confirmation et les réglages de connexion"),
+        description=_l(
+            "Facultatif. Sans adresse, retrouvez ces informations sur la page de la commande."
+        ),
+        validators=[
+            Optional(),
+            Email(_l("Saisissez une adresse e-mail valide, par exemple nom@exemple.fr.")),
+            Length(max=254),
+        ],
+        filters=[lambda value: value.strip().lower() if isinstance(value, str) else value],
+    )
     accept = BooleanField(
         _l("J'accepte les conditions de l'offre décrites ci-dessus"),
         validators=[

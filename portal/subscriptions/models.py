@@ -65,6 +65,9 @@ class Order(SQLModel, table=True):
     stripe_subscription_id: str | None = Field(default=None, max_length=80, index=True)
     attention_reason: str | None = text_field()
     locale: str = Field(default="fr", max_length=5)
+    # Where the "your mailbox is ready" e-mail goes when the account has no e-mail address
+    # (people signed in with Pro Santé Connect give one on the summary page).
+    contact_email: str | None = Field(default=None, max_length=254)
     created_at: dt.datetime = created_at_field()
     submitted_at: dt.datetime | None = timestamp_field()
     # A switch of offer: the subscription to terminate once this order's mailbox is active.

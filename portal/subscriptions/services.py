@@ -67,6 +67,7 @@ def place_order(
     idempotency_key: str,
     locale: str,
     replaces_subscription_id: int | None = None,
+    contact_email: str | None = None,
 ) -> Placed:
     """Create and submit the order, once per idempotency key (double submit, second tab…)."""
     existing = find_by_key(session, idempotency_key)
@@ -101,6 +102,7 @@ def place_order(
         payment_method=PaymentMethod.NONE if quote.is_free else PaymentMethod.CARD,
         locale=locale,
         replaces_subscription_id=replaces_subscription_id,
+        contact_email=contact_email or None,
     )
     try:
         with session.begin_nested():

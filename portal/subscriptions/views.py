@@ -187,6 +187,7 @@ def summary(slug: str):
                 idempotency_key=key,
                 locale=current_language(),
                 replaces_subscription_id=flow.get("replaces"),
+                contact_email=None if current_account().email else form.contact_email.data,
             )
         except services.OrderRefused:
             session.rollback()
@@ -211,6 +212,7 @@ def summary(slug: str):
         address=flow["address"],
         form=form,
         replaces=flow.get("replaces"),
+        ask_email=not current_account().email,
     )
 
 

@@ -125,6 +125,49 @@ def test_submitting_the_same_form_twice_gives_one_order(client, db_session, pers
     assert len(db_session.exec(select(Order).where(Order.account_id == account.id)).all()) == 1
 
 
+def test_without_an_account_e_mail_the_confirmation_goes_to_the_address_given(
+    app, client, db_session, person, free_offer
+):
+    from portal.mail.models import OutboxMessage
+
+    account, _ = person
+    account.email = None  # as after a Pro Santé Connect sign-in
+    db_session.add(account)
+    db_session.commit()
+    _, summary = _walk_to_summary(client, free_offer)
+    assert summary.find(id="contact_email") is not None
+    data = {
+        "csrf_token": _csrf(summary),
+        "idempotency_key": summary.find("input", {"name": "idempotency_key"})["value"],
+        "accept": "y",
+    }
+    refused = _page(
+        client.post(
+            f"/souscrire/{free_offer.slug}/recapitulatif", data={**data, "contact_email": "helene@"}
+        )
+    )
+    assert "Saisissez une adresse e-mail valide" in refused.get_text()
+    assert refused.find(id="contact_email")["value"] == "helene@"
+    response = client.post(
+        f"/souscrire/{free_offer.slug}/recapitulatif",
+        data={**data, "contact_email": " Helene@Example.org "},
+    )
+    assert response.status_code == 302
+    order = db_session.exec(select(Order).where(Order.account_id == account.id)).one()
+    assert order.contact_email == "helene@example.org"
+    with app.app_context():
+        queue.drain(app)
+    message = db_session.exec(
+        select(OutboxMessage).where(OutboxMessage.to_address == "helene@example.org")
+    ).one()
+    assert "helene.le-gall@" in message.body_text
+
+
+def test_an_account_with_an_e_mail_is_not_asked_for_one(client, person, free_offer):
+    _, summary = _walk_to_summary(client, free_offer)
+    assert summary.find(id="contact_email") is None
+
+
 def test_the_terms_must_be_accepted_and_nothing_is_ordered_before(
     client, db_session, person, free_offer
 ):
