@@ -23,6 +23,7 @@ class FreeOffer:
     slug: str
     domain: str
     operator_id: int
+    offer_id: int
 
 
 def soup(response: requests.Response) -> BeautifulSoup:
@@ -50,7 +51,25 @@ def free_offer(stack: ProvisioningStack, **offer_values) -> FreeOffer:
         offer = make_offer(
             session, operator=operator, slug=f"offre-{domain.split('.')[0]}", **offer_values
         )
-        return FreeOffer(slug=offer.slug, domain=domain, operator_id=operator.id)
+        return FreeOffer(slug=offer.slug, domain=domain, operator_id=operator.id, offer_id=offer.id)
+
+
+def order_in_provisioning(stack: ProvisioningStack, offer: FreeOffer, local_part: str) -> int:
+    """An order handed to the workers, as a submitted free order is (through Redis)."""
+    from portal.catalogue.models import Offer, Operator
+    from portal.provisioning.pipeline import start_provisioning
+    from tests.provisioning.helpers import make_order
+
+    app = portal_app(stack)
+    with app.app_context(), session_scope(app) as session:
+        order = make_order(
+            session,
+            operator=session.get(Operator, offer.operator_id),
+            offer=session.get(Offer, offer.offer_id),
+            address=f"{local_part}@{offer.domain}",
+        )
+        start_provisioning(session, order, actor="test")
+        return order.id  # the job goes to Redis when the session commits
 
 
 def sign_in_with_psc(stack: ProvisioningStack, professional: str) -> requests.Session:

@@ -104,28 +104,68 @@ class Process:
         raise RuntimeError(f"{self.name} does not answer on port {port}:\n{self.log()}")
 
     def kill(self) -> None:
-        """SIGKILL the process and everything it forked, as a crash would."""
+        """SIGKILL the process and everything it forked, as a crash of the machine would."""
+        if self.popen is None:
+            return
+        family = descendants(self.popen.pid)
         self._signal_group(signal.SIGKILL)
-        if self.popen is not None:
-            self.popen.wait(10)
+        _signal(family, signal.SIGKILL)
+        self.popen.wait(10)
 
     def stop(self, seconds: float = 10) -> None:
-        if self.popen is None or self.popen.poll() is not None:
-            self._signal_group(signal.SIGKILL)  # orphans of a dead leader, if any
+        if self.popen is None:
             return
-        self._signal_group(signal.SIGTERM)
-        try:
-            self.popen.wait(seconds)
-        except subprocess.TimeoutExpired:
-            self._signal_group(signal.SIGKILL)
-            self.popen.wait(10)
-        self._signal_group(signal.SIGKILL)  # a work horse left behind by its parent
+        # rq's work horses run in process groups of their own: note them before they are orphaned.
+        family = [*descendants(self.popen.pid)] if self.popen.poll() is None else []
+        if self.popen.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.popen.wait(seconds)
+            except subprocess.TimeoutExpired:
+                self._signal_group(signal.SIGKILL)
+                self.popen.wait(10)
+        self._signal_group(signal.SIGKILL)  # anything left in its group
+        _signal(family, signal.SIGKILL)
 
     def _signal_group(self, sig: signal.Signals) -> None:
         if self.popen is None:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, sig)
+
+
+def _stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, start time) of ``pid`` from /proc/<pid>/stat, or None if it is gone."""
+    try:
+        # "pid (name) state ppid ... starttime(22nd field)"; the name may contain spaces.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[1]), fields[19]
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """Every process forked, directly or not, by ``pid``: (pid, start time) pairs."""
+    children: dict[int, list[tuple[int, str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            children.setdefault(stat[0], []).append((int(entry.name), stat[1]))
+    found: list[tuple[int, str]] = []
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child[0])
+    return found
+
+
+def _signal(family: list[tuple[int, str]], sig: signal.Signals) -> None:
+    """Signal each process still alive with its recorded start time (never a reused pid)."""
+    for pid, started in family:
+        stat = _stat(pid)
+        if stat is not None and stat[1] == started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
 
 
 class Inbox:
