@@ -6,7 +6,8 @@ Runs, on this machine only (127.0.0.1):
 - Redis database 5 (emptied);
 - the reference operator (``flask --app portal operator-sandbox``) over HTTP, its own SQLite;
 - an SMTP sink (aiosmtpd) receiving the confirmation e-mails;
-- two ``flask --app portal worker --no-scheduler`` processes.
+- two ``flask --app portal worker --no-scheduler`` processes (``--fork`` to give them
+  ``--fork``: a forked work horse per job instead of running jobs in the worker itself).
 
 Then it times, with the same two workers:
 
@@ -16,7 +17,7 @@ Then it times, with the same two workers:
 
 It prints orders per second, no-op jobs per second and their ratio. Usage::
 
-    .venv/bin/python bench/provisioning.py [--orders 1000] [--workers 2]
+    .venv/bin/python bench/provisioning.py [--orders 1000] [--workers 2] [--fork]
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--fork", action="store_true", help="workers fork a work horse per job (worker --fork)"
+    )
     args = parser.parse_args()
+    worker_command = ["worker", "--no-scheduler", *(["--fork"] if args.fork else [])]
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-provisioning-"))
     database_url = fresh_database()
@@ -94,7 +99,10 @@ def main() -> None:
     os.environ.update(env)
     flask = [str(ROOT / ".venv" / "bin" / "flask"), "--app", "portal"]
     subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "alembic"), "upgrade", "head"], cwd=ROOT, env=env, check=True,
+        [str(ROOT / ".venv" / "bin" / "alembic"), "upgrade", "head"],
+        cwd=ROOT,
+        env=env,
+        check=True,
         stdout=subprocess.DEVNULL,
     )
     subprocess.run([*flask, "seed"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -123,7 +131,7 @@ def main() -> None:
         wait_for_port(sandbox_port)
         processes += [
             subprocess.Popen(
-                [*flask, "worker", "--no-scheduler"],
+                [*flask, *worker_command],
                 cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
@@ -140,6 +148,9 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
         smtp.stop()
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"workers: {args.workers} x flask --app portal {' '.join(worker_command)}")
+    print(f"load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} CPUs")
     print(f"orders: {args.orders} in the pipeline with {args.workers} workers")
     print(f"orders/s (submitted -> active, e-mail sent): {orders_per_second:.1f}")
     print(f"no-op jobs/s: {noop_per_second:.1f}")
@@ -206,13 +217,19 @@ def run_orders(count: int) -> float:
         deadline = started + 1800
         while time.monotonic() < deadline:
             active = session.scalar(
-                sa.select(sa.func.count()).select_from(Order).where(Order.state == OrderState.ACTIVE)
+                sa.select(sa.func.count())
+                .select_from(Order)
+                .where(Order.state == OrderState.ACTIVE)
             )
             sent = session.scalar(
-                sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
+                sa.select(sa.func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "sent")
             )
             stuck = session.scalar(
-                sa.select(sa.func.count()).select_from(Order).where(Order.state == OrderState.NEEDS_ATTENTION)
+                sa.select(sa.func.count())
+                .select_from(Order)
+                .where(Order.state == OrderState.NEEDS_ATTENTION)
             )
             if stuck:
                 raise SystemExit(f"{stuck} orders need attention: see the workers' log")

@@ -1,9 +1,17 @@
 """The rq worker: serves the queues provisioning, mail and directory.
 
-Run with ``flask --app portal worker`` (or ``python -m workers.rq_worker``). Each job runs in a
-forked work horse, so a job that crashes or leaks cannot take the worker down; the app context
-built here is inherited by the work horses. Unless ``--no-scheduler`` is given, the scheduler
-(:mod:`workers.scheduler`) runs beside it in a child process.
+Run with ``flask --app portal worker`` (or ``python -m workers.rq_worker``). Two ways to run a
+job, chosen with ``--fork/--no-fork``:
+
+- no fork (the default): the worker runs each job itself, in its app context built once, with
+  its pool of database connections and every module the jobs need already imported and warm.
+  A job that hangs is stopped by rq's job timeout; a crash of the process loses nothing, since
+  the reconciler hands unfinished orders and e-mails to the workers again.
+- fork: each job runs in a forked work horse, which isolates jobs from each other (memory,
+  crashes) at the price of a new process and a new database connection per job.
+
+Unless ``--no-scheduler`` is given, the scheduler (:mod:`workers.scheduler`) runs beside it in
+a child process.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import os
 
 from flask import Flask
 from redis import Redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
 
 from portal.db import database
 from portal.queue import QUEUE_NAMES
@@ -28,7 +36,19 @@ class PortalWorker(Worker):
         return super().main_work_horse(*args, **kwargs)
 
 
-def run_worker(app: Flask, *, burst: bool, with_scheduler: bool, reconcile_every: int) -> None:
+class PortalSimpleWorker(SimpleWorker):
+    """An rq worker running jobs in its own process: warm modules, pooled connections."""
+
+
+def run_worker(
+    app: Flask,
+    *,
+    burst: bool,
+    with_scheduler: bool,
+    reconcile_every: int,
+    fork: bool = False,
+    max_jobs: int | None = None,
+) -> None:
     settings = app.config["PORTAL_SETTINGS"]
     connection = Redis.from_url(settings.redis_url)
     scheduler = None
@@ -44,12 +64,13 @@ def run_worker(app: Flask, *, burst: bool, with_scheduler: bool, reconcile_every
         scheduler.start()
     try:
         with app.app_context():
-            worker = PortalWorker(
+            worker_class = PortalWorker if fork else PortalSimpleWorker
+            worker = worker_class(
                 [Queue(name, connection=connection) for name in QUEUE_NAMES],
                 connection=connection,
             )
             # rq's own scheduler moves retries (enqueued with a delay) back to their queue.
-            worker.work(burst=burst, with_scheduler=True)
+            worker.work(burst=burst, with_scheduler=True, max_jobs=max_jobs)
     finally:
         if scheduler is not None and scheduler.is_alive():
             scheduler.terminate()

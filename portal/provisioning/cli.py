@@ -62,8 +62,22 @@ def reconcile_command() -> None:
     show_default=True,
     help="Seconds between two runs of the reconciler.",
 )
+@click.option(
+    "--fork/--no-fork",
+    default=False,
+    show_default=True,
+    help="Run each job in a forked process (isolation) instead of in the worker (speed).",
+)
+@click.option(
+    "--max-jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many jobs (a supervisor starts a fresh worker).",
+)
 @with_appcontext
-def worker_command(burst: bool, scheduler: bool, reconcile_every: int) -> None:
+def worker_command(
+    burst: bool, scheduler: bool, reconcile_every: int, fork: bool, max_jobs: int | None
+) -> None:
     """Run background jobs from Redis (queues provisioning, mail, directory)."""
     from workers.rq_worker import run_worker
 
@@ -78,4 +92,6 @@ def worker_command(burst: bool, scheduler: bool, reconcile_every: int) -> None:
         burst=burst,
         with_scheduler=scheduler,
         reconcile_every=reconcile_every,
+        fork=fork,
+        max_jobs=max_jobs,
     )
