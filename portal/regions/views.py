@@ -411,7 +411,7 @@ def _upload_report(db, upload: BulkUpload):
         line.number: bulk_orders.line_key(upload.region_code, programme.id, line)
         for line in report.valid
     }
-    ordered = bulk_orders.existing_keys(db, list(keys.values()))
+    ordered = bulk_orders.existing_keys(db, list(keys.values()), programme.id)
     already = {number for number, key in keys.items() if key in ordered}
     return programme, report, already
 

@@ -191,3 +191,13 @@ def label(state: S | str) -> str:
 
 def explanation(state: S | str) -> str:
     return str(EXPLANATIONS[S(state)])
+
+
+def check_path(from_state: S | str, path: list[S]) -> None:
+    """Check that the diagram allows ``from_state → path[0] → path[1] …`` (for orders created
+    in bulk, whose history is written in one batch); raises ValueError otherwise."""
+    current = S(from_state)
+    for step in path:
+        if S(step) not in TRANSITIONS[current]:
+            raise ValueError(f"{current} → {step} is not allowed")
+        current = S(step)

@@ -196,3 +196,92 @@ def test_bulk_pages_are_refused_to_other_regions(client, db_session):
     ):
         assert client.get(path).status_code == 403, path
     assert client.post("/espace-region/53/commandes-groupees/1/commander").status_code in (400, 403)
+
+
+def test_ordering_runs_the_same_number_of_statements_for_20_or_120_lines(
+    app, app_context, db_session
+):
+    """No statement per line: a file six times longer is ordered with as many statements
+    (lookups go by chunks of 500 values)."""
+    import sqlalchemy as sa
+
+    from portal.regions import bulk_orders
+    from portal.regions.models import BulkUpload
+    from portal.subscriptions.models import OrderEvent
+
+    operator = make_operator(db_session, mail_domains=["lot.mssante.fr"])
+    offer = make_offer(db_session, operator=operator, mailbox_types=["ORG"], price_cents=400)
+    programme = SubsidyProgramme(
+        slug="bzh-lot",
+        region_code="53",
+        offer_id=offer.id,
+        name={"fr": "Lot", "en": "Batch"},
+        rule="free",
+        quota_mailboxes=1000,
+        needs_approval=True,
+        status="published",
+    )
+    db_session.add(programme)
+    admin = make_account(db_session)
+    db_session.flush()
+
+    def order(first: int, count: int) -> tuple[int, bulk_orders.BulkOrderResult]:
+        rows = [
+            f"29{n:07d};;pharmacie;Pharmacie {n};29;officine|secretariat;T {n};t{n}@example.org"
+            for n in range(first, first + count)
+        ]
+        upload = BulkUpload(
+            region_code="53",
+            programme_id=programme.id,
+            account_id=admin.id,
+            filename=f"lot-{first}.csv",
+            sha256=f"{first:064d}",
+            content=("\n".join([HEADER, *rows]) + "\n").encode(),
+        )
+        db_session.add(upload)
+        db_session.flush()
+        statements = []
+
+        def count_statement(_conn, _cursor, statement, *_args):
+            statements.append(statement)
+
+        engine = db_session.get_bind()
+        sa.event.listen(engine, "before_cursor_execute", count_statement)
+        try:
+            result = bulk_orders.order_bulk(session=db_session, upload=upload, account=admin)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count_statement)
+        return len(statements), result
+
+    small, result = order(1, 20)
+    assert (result.created, result.mailboxes) == (20, 40)
+    large, result = order(1000, 120)
+    assert (result.created, result.mailboxes) == (120, 240)
+    assert large == small
+    # Every order went the state machine's way, in its history.
+    orders = db_session.exec(select(Order).where(Order.programme_id == programme.id)).all()
+    assert len(orders) == 140 and {o.state for o in orders} == {"provisioning"}
+    steps = db_session.exec(
+        select(OrderEvent.to_state)
+        .where(OrderEvent.order_id == orders[-1].id)
+        .order_by(OrderEvent.id)
+    ).all()
+    assert steps == ["submitted", "awaiting_approval", "approved", "provisioning"]
+    assert db_session.get(SubsidyProgramme, programme.id).quota_used == 280
+    # One job per file hands its orders to provisioning once the transaction commits.
+    from portal import queue
+
+    queue.runner(app).clear()
+    db_session.commit()
+    assert [c.function for c in queue.runner(app).pending] == [
+        "portal.regions.bulk_orders:provision_bulk_orders"
+    ] * 2
+    queue.runner(app).clear()
+    large_upload = db_session.exec(
+        select(BulkUpload).where(BulkUpload.filename == "lot-1000.csv")
+    ).one()
+    bulk_orders.provision_bulk_orders(large_upload.id)
+    handed = queue.runner(app).pending
+    assert len(handed) == 120
+    assert {c.function for c in handed} == {"portal.provisioning.jobs:provision_order"}
+    queue.runner(app).clear()
