@@ -199,7 +199,7 @@ def test_bulk_pages_are_refused_to_other_regions(client, db_session):
 
 
 def test_ordering_runs_the_same_number_of_statements_for_20_or_120_lines(
-    app, app_context, db_session
+    app, app_context, db_session, monkeypatch
 ):
     """No statement per line: a file six times longer is ordered with as many statements
     (lookups go by chunks of 500 values)."""
@@ -224,6 +224,12 @@ def test_ordering_runs_the_same_number_of_statements_for_20_or_120_lines(
     db_session.add(programme)
     admin = make_account(db_session)
     db_session.flush()
+    handed = []  # what is given to the queue
+    monkeypatch.setattr(
+        bulk_orders,
+        "enqueue",
+        lambda function, *args, **options: handed.append((function, args, options)),
+    )
 
     def order(first: int, count: int) -> tuple[int, bulk_orders.BulkOrderResult]:
         rows = [
@@ -268,20 +274,18 @@ def test_ordering_runs_the_same_number_of_statements_for_20_or_120_lines(
     ).all()
     assert steps == ["submitted", "awaiting_approval", "approved", "provisioning"]
     assert db_session.get(SubsidyProgramme, programme.id).quota_used == 280
-    # One job per file hands its orders to provisioning once the transaction commits.
-    from portal import queue
-
-    queue.runner(app).clear()
     db_session.commit()
-    assert [c.function for c in queue.runner(app).pending] == [
-        "portal.regions.bulk_orders:provision_bulk_orders"
-    ] * 2
-    queue.runner(app).clear()
+    # One job per file hands its orders to provisioning (recorded here, whichever queue runs).
     large_upload = db_session.exec(
         select(BulkUpload).where(BulkUpload.filename == "lot-1000.csv")
     ).one()
+    assert [(function.__name__, options) for function, _args, options in handed] == [
+        ("provision_bulk_orders", {"queue": "provisioning", "session": db_session})
+    ] * 2
+    handed.clear()
     bulk_orders.provision_bulk_orders(large_upload.id)
-    handed = queue.runner(app).pending
     assert len(handed) == 120
-    assert {c.function for c in handed} == {"portal.provisioning.jobs:provision_order"}
-    queue.runner(app).clear()
+    assert {function.__name__ for function, _args, _options in handed} == {"provision_order"}
+    assert {args[0] for _function, args, _options in handed} == {
+        o.id for o in orders if o.quote["bulk_upload_id"] == large_upload.id
+    }
