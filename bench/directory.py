@@ -442,6 +442,20 @@ def generate(path: Path, lines: int, seed: int = 20261125) -> dict[str, list]:
     return samples
 
 
+QUERY_KINDS = (
+    "last first",
+    "last first",
+    "first last (lower case)",
+    "prefixes",
+    "one typo",
+    "RPPS",
+    "FINESS",
+    "address fragment",
+    "structure name",
+    "last name",
+)
+
+
 def queries(samples: dict[str, list], count: int, seed: int = 7) -> list[dict[str, str]]:
     """A mix of what people type: full names either way round, prefixes, typos, identifiers,
     address fragments, structure names, with a filter now and then."""
@@ -470,7 +484,7 @@ def queries(samples: dict[str, list], count: int, seed: int = 7) -> list[dict[st
             q = " ".join(rng.choice(samples["finess"])[1].split()[:2])
         else:
             q = last
-        query = {"q": q}
+        query = {"kind": QUERY_KINDS[kind], "q": q}
         if rng.random() < 0.2:
             query["place"] = rng.choice(DEPARTMENTS)
         if rng.random() < 0.1:
@@ -494,7 +508,7 @@ def migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
-def fresh_postgres(url: str) -> str:
+def fresh_postgres(url: str, *, keep: bool = False) -> str:
     import sqlalchemy as sa
 
     from portal.config import Settings
@@ -504,6 +518,8 @@ def fresh_postgres(url: str) -> str:
     name = server.database
     if name in ("test", "postgres") or name.startswith("test_"):
         raise SystemExit(f"Refusing to benchmark in the database {name!r}: use bench_directory.")
+    if keep:
+        return url
     engine = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -581,18 +597,22 @@ def time_searches(url: str, mixed: list[dict[str, str]]) -> dict[str, float]:
 
     from portal.db import create_engine
     from portal.directory.models import DirectoryEntry
-    from portal.directory.search import SearchFilters, search_directory
+    from portal.directory.search import search_directory
 
     engine = create_engine(url)
     with Session(engine) as session:
         max_id = session.exec(select(DirectoryEntry.id).order_by(DirectoryEntry.id.desc())).first()
         for query in mixed[:20]:  # warm the caches like a running server
-            search_directory(session, SearchFilters(**query))
+            search_directory(session, _filters(query))
         search_ms, hits = [], 0
+        by_kind: dict[str, list[float]] = {}
         for query in mixed:
             started = time.perf_counter()
-            page = search_directory(session, SearchFilters(**query))
-            search_ms.append((time.perf_counter() - started) * 1000)
+            page = search_directory(session, _filters(query))
+            elapsed = (time.perf_counter() - started) * 1000
+            search_ms.append(elapsed)
+            label = query["kind"] + (" + filter" if len(query) > 2 else "")
+            by_kind.setdefault(label, []).append(elapsed)
             hits += page.total > 0
         rng = random.Random(3)
         lookup_ms = []
@@ -610,7 +630,17 @@ def time_searches(url: str, mixed: list[dict[str, str]]) -> dict[str, float]:
         "queries_with_results": hits,
         "pk_p50": percentile(lookup_ms, 0.5),
         "pk_p95": percentile(lookup_ms, 0.95),
+        "by_kind": {
+            kind: (len(values), percentile(values, 0.5), percentile(values, 0.95))
+            for kind, values in sorted(by_kind.items())
+        },
     }
+
+
+def _filters(query: dict[str, str]):
+    from portal.directory.search import SearchFilters
+
+    return SearchFilters(**{key: value for key, value in query.items() if key != "kind"})
 
 
 def main() -> None:
@@ -623,6 +653,11 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-directory"))
+    parser.add_argument(
+        "--search-only",
+        action="store_true",
+        help="time searches on the databases a previous run imported (after migrating them)",
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
 
@@ -635,7 +670,12 @@ def main() -> None:
     )
     mixed = queries(samples, args.queries)
 
-    if not args.no_postgres:
+    if not args.no_postgres and args.search_only:
+        url = fresh_postgres(args.postgres, keep=True)
+        migrate(url)
+        print("\nPostgreSQL (searches only, on the previous import)")
+        _print_search(time_searches(url, mixed), args.queries)
+    elif not args.no_postgres:
         url = fresh_postgres(args.postgres)
         migrate(url)
         copy_seconds = copy_baseline(url, source)
@@ -654,7 +694,12 @@ def main() -> None:
         print(f"  import phases: {_phases(result)}")
         _print_search(time_searches(url, mixed), args.queries)
 
-    if not args.no_sqlite:
+    if not args.no_sqlite and args.search_only:
+        url = f"sqlite:///{args.workdir / 'bench_directory.sqlite3'}"
+        migrate(url)
+        print("\nSQLite (searches only, on the previous import)")
+        _print_search(time_searches(url, mixed), args.queries)
+    elif not args.no_sqlite:
         path = args.workdir / "bench_directory.sqlite3"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -686,6 +731,8 @@ def _print_search(figures: dict[str, float], count: int) -> None:
         f"search/lookup ratio p50 {figures['search_p50'] / figures['pk_p50']:.0f}×, "
         f"p95 {figures['search_p95'] / figures['pk_p95']:.0f}×"
     )
+    for kind, (count_, p50, p95) in figures["by_kind"].items():
+        print(f"    {kind:<34} {count_:>4} queries  p50 {p50:7.2f} ms  p95 {p95:7.2f} ms")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ def directory_search():
                 "type": page.filters.mailbox_type or None,
             },
             "total": page.total,
+            "capped": page.capped,
             "page": page.page,
             "per_page": page.per_page,
             "pages": page.pages,
@@ -147,14 +148,22 @@ describe(
             "type": "object",
             "properties": {
                 "query": {"type": "object"},
-                "total": {"type": "integer"},
+                "total": {
+                    "type": "integer",
+                    "description": "Holders found, at most 1,000 (see capped).",
+                },
+                "capped": {
+                    "type": "boolean",
+                    "description": "More than 1,000 addresses matched: only the best 1,000 are "
+                    "ranked and paged; refine the query or add a filter.",
+                },
                 "page": {"type": "integer"},
                 "per_page": {"type": "integer"},
                 "pages": {"type": "integer"},
                 "corrections": {
                     "type": "object",
-                    "description": "Query words that matched no name, with the one-typo "
-                    "neighbours that were also searched.",
+                    "description": "Query words whose one-typo neighbours also found holders "
+                    "(listed after the exact and prefix matches), with those neighbours.",
                     "additionalProperties": {"type": "array", "items": {"type": "string"}},
                 },
                 "results": {

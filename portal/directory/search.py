@@ -1,10 +1,11 @@
 """Directory search: one box for a name, an identifier or an address fragment, plus filters.
 
 Matching is word-prefix and order-free ("dupont marie", "Marie Dupont", "dupo mar"), accent- and
-case-insensitive (entries are folded when written, see :mod:`portal.directory.indexing`). A word
-that prefixes no known name is also tried with its one-edit neighbours from the typo vocabulary
-(``directoryterm``), so "Dupnot" finds "Dupont". The full-text index is FTS5 on SQLite and a GIN
-text-search index on PostgreSQL. Liste rouge entries are never returned.
+case-insensitive (entries are folded when written, see :mod:`portal.directory.indexing`). Every
+word of four letters or more is also tried with its one-edit neighbours from the typo vocabulary
+(``directoryterm``), so "Dupnot" finds "Dupont" and "Dupond" finds both Dupond and Dupont, exact
+spellings first. The full-text index is FTS5 on SQLite and a GIN text-search index on PostgreSQL.
+At most MAX_RESULTS matches are ranked. Liste rouge entries are never returned.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, text
+from sqlalchemy import ColumnElement, and_, column, func, or_, table, text
 from sqlmodel import Session, select
 
-from portal.directory.indexing import MAX_TERM_LENGTH, words
-from portal.directory.models import MAILBOX_TYPES, DirectoryEntry, operator_domain
+from portal.directory.indexing import MAX_TERM_LENGTH, fold, words
+from portal.directory.models import MAILBOX_TYPES, DirectoryEntry, DirectoryTerm, operator_domain
 
 MAX_QUERY_WORDS = 8
 MAX_CANDIDATES = 12
+MAX_RESULTS = 1000  # ranked matches; beyond, the user is asked to refine the search
 PER_PAGE = 20
 # The seven professions with an Ordre (TRE_G15), offered as a filter.
 PROFESSIONS = {
@@ -111,6 +113,9 @@ class SearchPage:
     page: int
     per_page: int
     corrections: dict[str, list[str]] = field(default_factory=dict)
+    # More than ``cap`` entries matched: only the best ``cap`` are ranked and paged.
+    capped: bool = False
+    cap: int = MAX_RESULTS
 
     @property
     def pages(self) -> int:
@@ -150,20 +155,9 @@ def _prefix_range(column, prefix: str) -> ColumnElement[bool]:
     return and_(column >= prefix, column < prefix + "\uffff")
 
 
-def known_prefix(session: Session, word: str) -> bool:
-    from portal.directory.models import DirectoryTerm
-
-    row = session.exec(
-        select(DirectoryTerm.term).where(_prefix_range(DirectoryTerm.term, word)).limit(1)
-    ).first()
-    return row is not None
-
-
 def typo_candidates(session: Session, word: str) -> list[str]:
     """Vocabulary words one edit away from ``word``. With one edit, either the first two or the
     last two letters are intact, so two indexed prefix scans find every candidate."""
-    from portal.directory.models import DirectoryTerm
-
     lengths = (len(word) - 1, len(word) + 1)
     rows = session.exec(
         select(DirectoryTerm.term)
@@ -181,72 +175,104 @@ def typo_candidates(session: Session, word: str) -> list[str]:
 
 
 # --- Matching -----------------------------------------------------------------------------
+#
+# A query is answered in tiers, each a full-text match limited to MAX_RESULTS + 1 rows, so the
+# cost is bounded by the cap and not by how common a name is: every word exactly, then every
+# word as a prefix, then with one-typo neighbours from the vocabulary. Holders are ranked by
+# the first tier that found them, then by name. Once a tier reaches the cap the search stops
+# and says so (précisez votre recherche). A lone identifier (RPPS, IDNPS, ADELI, FINESS, SIREN,
+# SIRET) is first looked up exactly through the B-tree indexes.
 
-
-def _alternatives(session: Session, tokens: list[str]) -> tuple[list[list[str]], dict]:
-    """For each query word, the words to try: itself as a prefix, plus typo corrections."""
-    groups: list[list[str]] = []
-    corrections: dict[str, list[str]] = {}
-    for token in tokens:
-        group = [token + "*"]
-        if len(token) >= 4 and not token.isdigit() and not known_prefix(session, token):
-            candidates = typo_candidates(session, token)
-            if candidates:
-                corrections[token] = candidates
-                group.extend(candidates)
-        groups.append(group)
-    return groups, corrections
-
-
-def full_text_condition(session: Session, groups: list[list[str]]) -> ColumnElement[bool]:
-    """Entries whose search text holds a word of every group (prefix for "word*")."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        query = " AND ".join(
-            "(" + " OR ".join(_fts5_word(word) for word in group) + ")" for group in groups
-        )
-        return DirectoryEntry.id.in_(
-            text(
-                "SELECT rowid FROM directoryentry_fts WHERE directoryentry_fts MATCH :fts"
-            ).bindparams(fts=query)
-        )
-    query = " & ".join(
-        "(" + " | ".join(_tsquery_word(word) for word in group) + ")" for group in groups
-    )
-    # The same expression as the GIN index of migration 0003 (search_text is already folded).
-    return text(
-        "(coalesce(directoryentry.search_text, '')::tsvector) @@ to_tsquery('simple', :tsquery)"
-    ).bindparams(tsquery=query)
-
-
-def _fts5_word(word: str) -> str:
-    # Words are [a-z0-9]+ after folding, so quoting is all the escaping FTS5 needs.
-    return f'"{word[:-1]}"*' if word.endswith("*") else f'"{word}"'
-
-
-def _tsquery_word(word: str) -> str:
-    return f"{word[:-1]}:*" if word.endswith("*") else word
+EXACT, PREFIX, TYPO = 0, 1, 2
 
 
 def query_words(q: str) -> list[str]:
     return [word[:MAX_TERM_LENGTH] for word in words(q)][:MAX_QUERY_WORDS]
 
 
-def public_conditions(
-    session: Session, filters: SearchFilters
-) -> tuple[list[ColumnElement[bool]], dict]:
+def _fts5_query(groups: list[list[str]]) -> str:
+    # Words are [a-z0-9]+ after folding, so quoting is all the escaping FTS5 needs.
+    def word(term: str) -> str:
+        return f'"{term[:-1]}"*' if term.endswith("*") else f'"{term}"'
+
+    return " AND ".join("(" + " OR ".join(word(term) for term in group) + ")" for group in groups)
+
+
+def _tsquery(groups: list[list[str]]) -> str:
+    def word(term: str) -> str:
+        return f"{term[:-1]}:*" if term.endswith("*") else term
+
+    return " & ".join("(" + " | ".join(word(term) for term in group) + ")" for group in groups)
+
+
+def _match(session: Session, groups: list[list[str]]):
+    """A select of candidate rows whose search words satisfy ``groups`` (AND of ORs)."""
+    if session.get_bind().dialect.name == "sqlite":
+        # Driven by the FTS5 table: rows stream out of it and the LIMIT stops the scan early.
+        return (
+            select(*_CANDIDATE_COLUMNS)
+            .select_from(DirectoryEntry)
+            .join(_FTS5, _FTS5.c.rowid == DirectoryEntry.id)
+            .where(text("directoryentry_fts MATCH :fts").bindparams(fts=_fts5_query(groups)))
+        )
+    return select(*_CANDIDATE_COLUMNS).where(full_text_condition(session, groups))
+
+
+def full_text_condition(session: Session, groups: list[list[str]]) -> ColumnElement[bool]:
+    """Entries whose search words satisfy ``groups`` (AND of ORs; "word*" is a prefix), as a
+    condition for any query on ``directoryentry``."""
+    if session.get_bind().dialect.name == "sqlite":
+        return DirectoryEntry.id.in_(
+            text(
+                "SELECT rowid FROM directoryentry_fts WHERE directoryentry_fts MATCH :fts"
+            ).bindparams(fts=_fts5_query(groups))
+        )
+    # The same expression as the GIN index of migration 0003 (search_text is already folded).
+    return text(
+        "(coalesce(directoryentry.search_text, '')::tsvector) @@ to_tsquery('simple', :tsq)"
+    ).bindparams(tsq=_tsquery(groups))
+
+
+_FTS5 = table("directoryentry_fts", column("rowid"))
+# What ranking needs of a candidate row: its holder and the names it is sorted by.
+_CANDIDATE_COLUMNS = (
+    DirectoryEntry.holder_key,
+    DirectoryEntry.last_name,
+    DirectoryEntry.first_name,
+    DirectoryEntry.structure_name,
+)
+
+
+def _place_word(place: str) -> str:
+    """The search word every entry of this place holds (its postal code), as a prefix for a
+    département: it narrows the full-text match, the exact filter is applied on top."""
+    if len(place) == 5:
+        return place
+    return ("20" if place in ("2A", "2B") else place.lower()) + "*"
+
+
+def identifier_condition(token: str) -> ColumnElement[bool] | None:
+    """Exact lookup of a lone RPPS/ADELI/IDNPS or FINESS/SIREN/SIRET (bare or with its type
+    digit), through the B-tree indexes on ``idnps`` and ``structure_id``."""
+    value = token.upper()
+    if not (8 <= len(value) <= 15 and value[2:].isdigit() and value[:2].isalnum()):
+        return None
+    structure_ids = {value, "1" + value, "2" + value, "3" + value}
+    if value[0] in "123" and len(value) in (10, 15):  # an IDNST: type digit + FINESS/SIREN/SIRET
+        structure_ids.add(value[1:])
+    return or_(
+        DirectoryEntry.idnps.in_(sorted({value, "8" + value, "0" + value})),
+        DirectoryEntry.structure_id.in_(sorted(structure_ids)),
+    )
+
+
+def filter_conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
+    """Liste rouge, profession, mailbox type, place and address fragment, checked exactly."""
     conditions: list[ColumnElement[bool]] = [DirectoryEntry.liste_rouge.is_(False)]
-    corrections: dict[str, list[str]] = {}
-    tokens = query_words(filters.q)
-    if tokens:
-        groups, corrections = _alternatives(session, tokens)
-        conditions.append(full_text_condition(session, groups))
-        if "@" in filters.q:
-            # An address fragment: the words matched, now the characters between them must too.
-            fragment = filters.q.strip().lower()
-            conditions.append(
-                func.lower(DirectoryEntry.address).contains(fragment, autoescape=True)
-            )
+    if "@" in filters.q:
+        # An address fragment: the words matched, now the characters between them must too.
+        fragment = filters.q.strip().lower()
+        conditions.append(func.lower(DirectoryEntry.address).contains(fragment, autoescape=True))
     if filters.profession:
         conditions.append(DirectoryEntry.profession_code == filters.profession)
     if filters.mailbox_type:
@@ -258,32 +284,95 @@ def public_conditions(
         else:
             prefix = "20" if place in ("2A", "2B") else place
             conditions.append(_prefix_range(DirectoryEntry.postal_code, prefix))
-    return conditions, corrections
+    return conditions
+
+
+@dataclass
+class _Ranking:
+    """Holders found so far, each with the best tier that found it and its sort name."""
+
+    found: dict[str, tuple] = field(default_factory=dict)
+    capped: bool = False
+
+    def add(self, session: Session, statement, tier: int) -> int:
+        rows = session.exec(statement.limit(MAX_RESULTS + 1)).all()
+        new = 0
+        for key, last_name, first_name, structure_name in rows:
+            if key not in self.found:
+                new += 1
+                self.found[key] = (
+                    tier,
+                    fold(last_name or structure_name),
+                    fold(first_name),
+                    key,
+                )
+        if len(rows) > MAX_RESULTS:
+            self.capped = True
+        return new
+
+    def keys(self) -> list[str]:
+        return [ranked[-1] for ranked in sorted(self.found.values())][:MAX_RESULTS]
+
+
+def _rank(session: Session, filters: SearchFilters) -> tuple[_Ranking, dict[str, list[str]]]:
+    ranking = _Ranking()
+    corrections: dict[str, list[str]] = {}
+    conditions = filter_conditions(filters)
+    tokens = query_words(filters.q)
+    if not tokens:
+        ranking.add(session, select(*_CANDIDATE_COLUMNS).where(*conditions), EXACT)
+        return ranking, corrections
+    place = [[_place_word(filters.place)]] if filters.place else []
+    identifier = identifier_condition(tokens[0]) if len(tokens) == 1 else None
+    if identifier is not None and ranking.add(
+        session, select(*_CANDIDATE_COLUMNS).where(identifier, *conditions), EXACT
+    ):
+        return ranking, corrections
+    tiers = [
+        (EXACT, [[token] for token in tokens]),
+        (PREFIX, [[token + "*"] for token in tokens]),
+    ]
+    for tier, groups in tiers:
+        ranking.add(session, _match(session, groups + place).where(*conditions), tier)
+        if ranking.capped:
+            return ranking, corrections
+    typo_groups = []
+    for token in tokens:
+        group = [token + "*"]
+        if len(token) >= 4 and not token.isdigit():
+            candidates = typo_candidates(session, token)
+            if candidates:
+                corrections[token] = candidates
+                group.extend(candidates)
+        typo_groups.append(group)
+    if corrections:
+        statement = _match(session, typo_groups + place).where(*conditions)
+        if not ranking.add(session, statement, TYPO):
+            corrections = {}
+    return ranking, corrections
 
 
 def search_directory(
     session: Session, filters: SearchFilters, *, page: int = 1, per_page: int = PER_PAGE
 ) -> SearchPage:
-    """Holders (professionals, structures) matching the filters, with their public mailboxes."""
+    """Holders (professionals, structures) matching the filters, with their public mailboxes,
+    best matches first: exact words, then prefixes, then one typo; by name within each."""
     filters = filters.cleaned()
     page = max(1, page)
     if filters.empty:
         return SearchPage(filters, [], 0, page, per_page)
-    conditions, corrections = public_conditions(session, filters)
-    total = session.exec(
-        select(func.count(func.distinct(DirectoryEntry.holder_key))).where(*conditions)
-    ).one()
-    sort_name = func.min(func.coalesce(DirectoryEntry.last_name, DirectoryEntry.structure_name, ""))
-    keys = session.exec(
-        select(DirectoryEntry.holder_key)
-        .where(*conditions)
-        .group_by(DirectoryEntry.holder_key)
-        .order_by(sort_name, DirectoryEntry.holder_key)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
+    ranking, corrections = _rank(session, filters)
+    keys = ranking.keys()
+    shown = keys[(page - 1) * per_page : page * per_page]
     return SearchPage(
-        filters, holders_for_keys(session, list(keys)), total, page, per_page, corrections
+        filters,
+        holders_for_keys(session, shown),
+        len(keys),
+        page,
+        per_page,
+        corrections,
+        capped=ranking.capped,
+        cap=MAX_RESULTS,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -85,6 +86,7 @@ def search_page():
         professions=PROFESSION_LABELS,
         mailbox_types=MAILBOX_TYPE_LABELS,
         page_url=page_url,
+        max_results=format_decimal(result.cap) if result is not None else None,
     )
 
 

@@ -240,3 +240,84 @@ def test_api_is_described_in_openapi(client):
     operation = document["paths"]["/directory/search"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"q", "profession", "lieu", "type"}
     assert "DirectorySearchPage" in document["components"]["schemas"]
+
+
+# --- Ranking, identifiers and the cap --------------------------------------------------------
+
+
+@pytest.fixture
+def dupon_family(db_session):
+    for n, (first, last) in enumerate(
+        [("Anne", "Dupont"), ("Bruno", "Dupond"), ("Carla", "Dupondel"), ("Denis", "Dupond")]
+    ):
+        make_entry(
+            db_session,
+            address=f"{first.lower()}.{last.lower()}@medecin.mssante.fr",
+            idnps=f"8100000010{n:02d}",
+            first_name=first,
+            last_name=last,
+            postal_code="33000",
+        )
+    db_session.commit()
+
+
+def test_exact_words_rank_before_prefixes_and_typos(db_session, dupon_family):
+    page = search_directory(db_session, SearchFilters(q="dupond"))
+    # Both Dupond first (by first name), then the longer name it prefixes, then the one-typo
+    # neighbour: "Dupond" also finds "Dupont" although names start with "dupond".
+    assert [holder.name for holder in page.results] == [
+        "Bruno Dupond",
+        "Denis Dupond",
+        "Carla Dupondel",
+        "Anne Dupont",
+    ]
+    assert page.corrections == {"dupond": ["dupont"]}
+    assert page.total == 4 and not page.capped
+
+
+def test_a_typo_neighbour_that_finds_nothing_more_is_not_announced(db_session, dupon_family):
+    page = search_directory(db_session, SearchFilters(q="dupondel"))
+    assert [holder.name for holder in page.results] == ["Carla Dupondel"]
+    assert page.corrections == {}
+
+
+def test_identifiers_are_looked_up_exactly_and_as_prefixes(db_session, directory):
+    assert names(db_session, q="0000000001") == []  # not an identifier's prefix or a word
+    assert names(db_session, q="100000000") == ["Marie Dupont", "Hélène Lœuvre"]  # prefixes
+    assert names(db_session, q="1750000099") == ["Centre de santé Voltaire", "Marie Dupont"]
+
+
+def test_place_filter_with_a_name(db_session, directory):
+    assert names(db_session, q="dupont", place="75") == ["Marie Dupont"]
+    assert names(db_session, q="dupont", place="75011") == ["Marie Dupont"]
+    assert names(db_session, q="dupont", place="69") == []
+    assert names(db_session, q="loeuvre", place="69003") == ["Hélène Lœuvre"]
+    assert names(db_session, q="loeuvre", place="2A") == []
+
+
+@pytest.fixture
+def small_cap(monkeypatch):
+    monkeypatch.setattr("portal.directory.search.MAX_RESULTS", 2)
+
+
+def test_results_are_capped_and_the_page_asks_to_refine(
+    client, db_session, dupon_family, small_cap
+):
+    page = search_directory(db_session, SearchFilters(q="dupo"))
+    assert page.capped and page.total == 2
+    assert search_directory(db_session, SearchFilters(q="carla dupo")).capped is False
+
+    html = soup(client.get("/annuaire?q=dupo"))
+    assert html.find("h2", id="results-title").get_text(strip=True) == "Plus de 2 résultats"
+    assert "précisez votre recherche" in html.select_one(".fr-alert--info").get_text()
+    assert len(html.select(".portal-directory-holder")) == 2
+
+    body = client.get("/api/v1/directory/search?q=dupo").get_json()
+    assert body["capped"] is True and body["total"] == 2 and len(body["results"]) == 2
+
+
+def test_uncapped_page_says_nothing_about_refining(client, db_session, dupon_family):
+    html = soup(client.get("/annuaire?q=dupo"))
+    assert html.find("h2", id="results-title").get_text(strip=True) == "4 résultats"
+    assert not html.select(".fr-alert--info")
+    assert client.get("/api/v1/directory/search?q=dupo").get_json()["capped"] is False
