@@ -44,7 +44,7 @@ MAX_LINE_BYTES = 64 * 1024  # a real line is < 1 KB; anything longer is not this
 KEPT_REJECTIONS = 1000  # rejections kept in the report; the rest are counted
 KEPT_DUPLICATES = 1000
 STAGING = "directory_import"
-STAGED_COLUMNS = ("line_no", *FIELDS, "holder_key", "search_text")
+STAGED_COLUMNS = ("line_no", *FIELDS, "holder_key", "search_text", "search_prefixes")
 SQLITE_BATCH = 5000
 
 
@@ -362,7 +362,7 @@ def _swap(
     run("DROP TABLE directory_import_flags")
 
 
-_COLUMNS = ", ".join([*FIELDS, "holder_key", "search_text"])
+_COLUMNS = ", ".join([*FIELDS, "holder_key", "search_text", "search_prefixes"])
 
 
 def _insert_first_lines(connection: Connection, target: str, first_lines: str) -> int:

@@ -20,6 +20,10 @@ _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ł":
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 PERSONAL_TYPES = frozenset({"PER", "CAB"})
 MAX_TERM_LENGTH = 40  # longer "words" are identifiers or garbage: no typo search on them
+# Word beginnings of these lengths are indexed as words of their own on PostgreSQL ("^dup"), so
+# that a short prefix is one posting list instead of the union of every word it starts.
+PREFIX_LENGTHS = range(2, 7)
+PREFIX_MARK = "^"
 
 
 def fold(value: str | None) -> str:
@@ -88,10 +92,29 @@ def typo_terms(values: Mapping[str, Any]) -> set[str]:
     }
 
 
+def indexed_prefix(word: str) -> bool:
+    """Whether the beginnings of ``word`` are indexed: not for long numbers (identifiers)."""
+    return not (len(word) > 5 and word.isdigit())
+
+
+def search_prefixes(text: str) -> str:
+    """The marked beginnings ("^dup ^dupo ^dupon ^dupont") of the words of ``search_text``."""
+    found: dict[str, None] = {}
+    for word in text.split():
+        if indexed_prefix(word):
+            for length in PREFIX_LENGTHS:
+                if length > len(word):
+                    break
+                found[PREFIX_MARK + word[:length]] = None
+    return " ".join(found)
+
+
 def index_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Fill ``holder_key`` and ``search_text`` of an entry's column values, in place."""
+    """Fill ``holder_key``, ``search_text`` and ``search_prefixes`` of an entry's column
+    values, in place."""
     values["holder_key"] = holder_key(values)
     values["search_text"] = search_text(values)
+    values["search_prefixes"] = search_prefixes(values["search_text"])
     return values
 
 

@@ -74,6 +74,8 @@ class DirectoryEntry(DirectoryEntryBase, table=True):
     # "S:<structure id type><structure id>" for a structure, "A:<address>" otherwise.
     holder_key: str = Field(default="", max_length=260, index=True)
     search_text: str | None = text_field()  # folded names, identifiers and address for search
+    # The beginnings of those words, indexed on PostgreSQL for fast prefix search.
+    search_prefixes: str | None = text_field()
     created_at: dt.datetime = created_at_field()
     updated_at: dt.datetime = created_at_field()
 

@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, column, func, or_, table, text
 from sqlmodel import Session, select
 
-from portal.directory.indexing import MAX_TERM_LENGTH, fold, words
+from portal.directory.indexing import (
+    MAX_TERM_LENGTH,
+    PREFIX_LENGTHS,
+    PREFIX_MARK,
+    fold,
+    indexed_prefix,
+    words,
+)
 from portal.directory.models import MAILBOX_TYPES, DirectoryEntry, DirectoryTerm, operator_domain
 
 MAX_QUERY_WORDS = 8
@@ -199,8 +206,16 @@ def _fts5_query(groups: list[list[str]]) -> str:
 
 
 def _tsquery(groups: list[list[str]]) -> str:
+    """A tsquery literal (read as is, no parser): a prefix of an indexed length is the marked
+    word-beginning lexeme of migration 0005, a longer one a GIN partial match."""
+
     def word(term: str) -> str:
-        return f"{term[:-1]}:*" if term.endswith("*") else term
+        if not term.endswith("*"):
+            return f"'{term}'"
+        stem = term[:-1]
+        if len(stem) in PREFIX_LENGTHS and indexed_prefix(stem):
+            return f"'{PREFIX_MARK}{stem}'"
+        return f"'{stem}':*"
 
     return " & ".join("(" + " | ".join(word(term) for term in group) + ")" for group in groups)
 
@@ -227,9 +242,10 @@ def full_text_condition(session: Session, groups: list[list[str]]) -> ColumnElem
                 "SELECT rowid FROM directoryentry_fts WHERE directoryentry_fts MATCH :fts"
             ).bindparams(fts=_fts5_query(groups))
         )
-    # The same expression as the GIN index of migration 0003 (search_text is already folded).
+    # The same expression as the GIN index of migration 0005 (search_text is already folded).
     return text(
-        "(coalesce(directoryentry.search_text, '')::tsvector) @@ to_tsquery('simple', :tsq)"
+        "((coalesce(directoryentry.search_text, '') || ' ' || "
+        "coalesce(directoryentry.search_prefixes, ''))::tsvector) @@ CAST(:tsq AS tsquery)"
     ).bindparams(tsq=_tsquery(groups))
 
 
@@ -241,6 +257,11 @@ _CANDIDATE_COLUMNS = (
     DirectoryEntry.first_name,
     DirectoryEntry.structure_name,
 )
+
+
+def _prefix(token: str) -> str:
+    # A lone letter ("m.dupont") is matched as a word: as a prefix it would match everything.
+    return token + "*" if len(token) > 1 else token
 
 
 def _place_word(place: str) -> str:
@@ -330,7 +351,7 @@ def _rank(session: Session, filters: SearchFilters) -> tuple[_Ranking, dict[str,
         return ranking, corrections
     tiers = [
         (EXACT, [[token] for token in tokens]),
-        (PREFIX, [[token + "*"] for token in tokens]),
+        (PREFIX, [[_prefix(token)] for token in tokens]),
     ]
     for tier, groups in tiers:
         ranking.add(session, _match(session, groups + place).where(*conditions), tier)
@@ -338,7 +359,7 @@ def _rank(session: Session, filters: SearchFilters) -> tuple[_Ranking, dict[str,
             return ranking, corrections
     typo_groups = []
     for token in tokens:
-        group = [token + "*"]
+        group = [_prefix(token)]
         if len(token) >= 4 and not token.isdigit():
             candidates = typo_candidates(session, token)
             if candidates:

@@ -456,7 +456,9 @@ def _replace(
     entry.liste_rouge = fields.liste_rouge
     entry.preferred = fields.preferred
     values = {column: getattr(entry, column) for column in DirectoryEntry.model_fields}
-    entry.search_text = index_values(values)["search_text"]
+    index_values(values)
+    entry.search_text = values["search_text"]
+    entry.search_prefixes = values["search_prefixes"]
     entry.updated_at = utcnow()
     session.add(entry)
     session.flush()

@@ -321,3 +321,48 @@ def test_uncapped_page_says_nothing_about_refining(client, db_session, dupon_fam
     assert html.find("h2", id="results-title").get_text(strip=True) == "4 résultats"
     assert not html.select(".fr-alert--info")
     assert client.get("/api/v1/directory/search?q=dupo").get_json()["capped"] is False
+
+
+# --- Word beginnings indexed on PostgreSQL --------------------------------------------------
+
+
+def test_search_prefixes_are_the_beginnings_of_words_but_not_of_identifiers():
+    from portal.directory.indexing import search_prefixes
+
+    assert search_prefixes("dupont 75011 810000000001 m").split() == [
+        "^du",
+        "^dup",
+        "^dupo",
+        "^dupon",
+        "^dupont",
+        "^75",
+        "^750",
+        "^7501",
+        "^75011",
+    ]
+
+
+@pytest.mark.server
+def test_migration_fills_prefixes_like_the_importer(db_session, directory):
+    import importlib.util
+
+    from sqlalchemy import text
+    from sqlmodel import select
+
+    from portal.config import PROJECT_ROOT
+    from portal.directory.models import DirectoryEntry
+
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.fail("This test needs TEST_DATABASE_URL (PostgreSQL).")
+    path = PROJECT_ROOT / "migrations/versions/0005_directory_search_prefixes.py"
+    spec = importlib.util.spec_from_file_location("migration_0005", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    written = {e.address: e.search_prefixes for e in db_session.exec(select(DirectoryEntry))}
+    db_session.execute(text(migration.FILL_POSTGRESQL))
+    db_session.expire_all()
+    filled = {e.address: e.search_prefixes for e in db_session.exec(select(DirectoryEntry))}
+    assert {a: set(p.split()) for a, p in filled.items()} == {
+        a: set(p.split()) for a, p in written.items()
+    }
+    assert names(db_session, q="dupo mar") == ["Marie Dupont"]
