@@ -147,10 +147,9 @@ def parse_line(line: str, layout: Layout) -> ParsedLine:
         parts = parts[:-1]
     if "\x00" in line:
         raise LineRejected("contains a NUL character.")
-    values: dict[str, Any] = {}
-    for field, raw in zip(FIELDS, parts, strict=True):
-        value = raw.strip()
-        values[field] = value or None
+    values: dict[str, Any] = dict(
+        zip(FIELDS, [part.strip() or None for part in parts], strict=True)
+    )
     warnings: list[str] = []
     _check(values, warnings)
     return ParsedLine(values, warnings)

@@ -14,6 +14,7 @@ over. Any error or interruption before the commit leaves the previous directory 
 from __future__ import annotations
 
 import io
+import operator
 import os
 import tempfile
 import time
@@ -46,6 +47,7 @@ KEPT_DUPLICATES = 1000
 STAGING = "directory_import"
 STAGED_COLUMNS = ("line_no", *FIELDS, "holder_key", "search_text", "search_prefixes")
 SQLITE_BATCH = 5000
+_staged_row = operator.itemgetter(*STAGED_COLUMNS)
 
 
 class ImportAborted(Exception):
@@ -306,8 +308,9 @@ def _stage(
         for warning in parsed.warnings:
             report.warn(line_no, warning)
         values = index_values(parsed.values)
+        values["line_no"] = line_no
         terms.update(typo_terms(values))
-        stager.add(tuple([line_no, *(values[name] for name in STAGED_COLUMNS[1:])]))
+        stager.add(_staged_row(values))
     if progress is not None and pending_progress:
         progress(pending_progress)
 

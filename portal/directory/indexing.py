@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import text
@@ -68,9 +69,21 @@ _TEXT_FIELDS = (
 _TERM_FIELDS = ("last_name", "first_name", "structure_name", "structure_trade_name", "address_l6")
 
 
+@lru_cache(maxsize=1 << 16)
+def field_words(value: str) -> tuple[str, ...]:
+    """``words(value)``, remembered: names, professions and towns repeat across a million lines,
+    and folding accents is the costliest step of an import."""
+    return tuple(_WORD.findall(fold(value)))
+
+
 def search_text(values: Mapping[str, Any]) -> str:
     """The words an entry is found by: names, places, identifiers and the address's parts."""
-    found = dict.fromkeys(words(" ".join(values.get(field) or "" for field in _TEXT_FIELDS)))
+    found: dict[str, None] = {}
+    for field in _TEXT_FIELDS:
+        value = values.get(field)
+        if value:
+            for word in field_words(value):
+                found[word] = None
     for field in ("pp_id", "idnps", "structure_id"):
         value = (values.get(field) or "").lower()
         if value:
@@ -86,9 +99,12 @@ def search_text(values: Mapping[str, Any]) -> str:
 
 def typo_terms(values: Mapping[str, Any]) -> set[str]:
     """Words worth correcting a typo towards: names and towns, not identifiers."""
-    text = " ".join(values.get(field) or "" for field in _TERM_FIELDS)
     return {
-        word for word in words(text) if 3 <= len(word) <= MAX_TERM_LENGTH and not word.isdigit()
+        word
+        for field in _TERM_FIELDS
+        if values.get(field)
+        for word in field_words(values[field])
+        if 3 <= len(word) <= MAX_TERM_LENGTH and not word.isdigit()
     }
 
 
@@ -98,15 +114,16 @@ def indexed_prefix(word: str) -> bool:
 
 
 def search_prefixes(text: str) -> str:
-    """The marked beginnings ("^dup ^dupo ^dupon ^dupont") of the words of ``search_text``."""
-    found: dict[str, None] = {}
-    for word in text.split():
-        if indexed_prefix(word):
-            for length in PREFIX_LENGTHS:
-                if length > len(word):
-                    break
-                found[PREFIX_MARK + word[:length]] = None
-    return " ".join(found)
+    """The marked beginnings ("^du ^dup ^dupo ^dupon ^dupont") of the words of ``search_text``.
+    Words sharing a beginning repeat it: the tsvector keeps each lexeme once."""
+    return " ".join(filter(None, map(_word_prefixes, text.split())))
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_prefixes(word: str) -> str:
+    if not indexed_prefix(word):
+        return ""
+    return " ".join(PREFIX_MARK + word[:length] for length in PREFIX_LENGTHS if length <= len(word))
 
 
 def index_values(values: dict[str, Any]) -> dict[str, Any]:
