@@ -307,7 +307,7 @@ def _stage(
             continue
         for warning in parsed.warnings:
             report.warn(line_no, warning)
-        values = index_values(parsed.values)
+        values = index_values(parsed.values, prefixes=stager.dialect == "postgresql")
         values["line_no"] = line_no
         terms.update(typo_terms(values))
         stager.add(_staged_row(values))

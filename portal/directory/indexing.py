@@ -126,12 +126,13 @@ def _word_prefixes(word: str) -> str:
     return " ".join(PREFIX_MARK + word[:length] for length in PREFIX_LENGTHS if length <= len(word))
 
 
-def index_values(values: dict[str, Any]) -> dict[str, Any]:
+def index_values(values: dict[str, Any], *, prefixes: bool = True) -> dict[str, Any]:
     """Fill ``holder_key``, ``search_text`` and ``search_prefixes`` of an entry's column
-    values, in place."""
+    values, in place. Only PostgreSQL's index reads ``search_prefixes``: a bulk load into
+    SQLite can leave it empty (``prefixes=False``)."""
     values["holder_key"] = holder_key(values)
     values["search_text"] = search_text(values)
-    values["search_prefixes"] = search_prefixes(values["search_text"])
+    values["search_prefixes"] = search_prefixes(values["search_text"]) if prefixes else None
     return values
 
 

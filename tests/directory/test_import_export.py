@@ -366,6 +366,9 @@ def test_schema_search_index_and_ids_survive_the_swap(empty_directory, tmp_path)
     with Session(empty_directory) as session:
         page = search_directory(session, SearchFilters(q="voltaire"))
         assert [holder.name for holder in page.results] == ["Centre de santé Voltaire"]
+        # Word beginnings work on the swapped table (PostgreSQL: the "^volt" lexemes).
+        page = search_directory(session, SearchFilters(q="volt cent", place="69"))
+        assert [holder.name for holder in page.results] == ["Centre de santé Voltaire"]
         highest = max(entry.id for entry in session.exec(select(DirectoryEntry)).all())
     add_portal_entry(empty_directory, address="after.swap@pro.mssante.fr")
     assert entries(empty_directory)["after.swap@pro.mssante.fr"].id > highest
