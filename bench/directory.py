@@ -662,6 +662,8 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     source = args.workdir / f"extraction-{args.lines}.txt"
+    if args.search_only:  # the same lines again, only for their query samples
+        source = args.workdir / f"queries-only-{args.lines}.txt"
     started = time.perf_counter()
     samples = generate(source, args.lines)
     print(

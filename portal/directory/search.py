@@ -11,6 +11,8 @@ At most MAX_RESULTS matches are ranked. Liste rouge entries are never returned.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -335,7 +337,31 @@ class _Ranking:
         return [ranked[-1] for ranked in sorted(self.found.values())][:MAX_RESULTS]
 
 
+@contextmanager
+def _index_scans_only(session: Session) -> Iterator[None]:
+    """On PostgreSQL, keep the planner on the indexes for the candidate queries.
+
+    With a LIMIT and a common word ("martin": 8 % of entries) it prefers reading the table in
+    order, hoping to meet 1,001 matches soon, but each row read then parses its tsvector: 650 ms
+    at a million entries, against 30 ms through the GIN index. Scoped to these queries."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    try:
+        yield
+    finally:
+        session.execute(text("SET LOCAL enable_seqscan = on"))
+
+
 def _rank(session: Session, filters: SearchFilters) -> tuple[_Ranking, dict[str, list[str]]]:
+    with _index_scans_only(session):
+        return _rank_candidates(session, filters)
+
+
+def _rank_candidates(
+    session: Session, filters: SearchFilters
+) -> tuple[_Ranking, dict[str, list[str]]]:
     ranking = _Ranking()
     corrections: dict[str, list[str]] = {}
     conditions = filter_conditions(filters)

@@ -366,3 +366,5 @@ def test_migration_fills_prefixes_like_the_importer(db_session, directory):
         a: set(p.split()) for a, p in written.items()
     }
     assert names(db_session, q="dupo mar") == ["Marie Dupont"]
+    # The planner setting of the search does not outlive it.
+    assert db_session.execute(text("SHOW enable_seqscan")).scalar_one() == "on"
