@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, column, func, or_, table, text
@@ -310,6 +311,9 @@ def filter_conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
+_sort_name = lru_cache(maxsize=1 << 14)(fold)  # a thousand rows share a few hundred names
+
+
 @dataclass
 class _Ranking:
     """Holders found so far, each with the best tier that found it and its sort name."""
@@ -325,8 +329,8 @@ class _Ranking:
                 new += 1
                 self.found[key] = (
                     tier,
-                    fold(last_name or structure_name),
-                    fold(first_name),
+                    _sort_name(last_name or structure_name),
+                    _sort_name(first_name),
                     key,
                 )
         if len(rows) > MAX_RESULTS:
