@@ -165,23 +165,36 @@ def _prefix_range(column, prefix: str) -> ColumnElement[bool]:
     return and_(column >= prefix, column < prefix + "\uffff")
 
 
-def typo_candidates(session: Session, word: str) -> list[str]:
-    """Vocabulary words one edit away from ``word``. With one edit, either the first two or the
-    last two letters are intact, so two indexed prefix scans find every candidate."""
-    lengths = (len(word) - 1, len(word) + 1)
+def typo_candidates(session: Session, tokens: list[str]) -> dict[str, list[str]]:
+    """For each word, the vocabulary words one edit away, in one query. With one edit, either
+    the first two or the last two letters are intact, so indexed prefix scans find every
+    candidate."""
+    if not tokens:
+        return {}
     rows = session.exec(
         select(DirectoryTerm.term)
         .where(
             or_(
-                _prefix_range(DirectoryTerm.term, word[:2]),
-                _prefix_range(DirectoryTerm.reversed_term, word[::-1][:2]),
-            ),
-            func.length(DirectoryTerm.term).between(*lengths),
+                *(
+                    and_(
+                        or_(
+                            _prefix_range(DirectoryTerm.term, word[:2]),
+                            _prefix_range(DirectoryTerm.reversed_term, word[::-1][:2]),
+                        ),
+                        func.length(DirectoryTerm.term).between(len(word) - 1, len(word) + 1),
+                    )
+                    for word in tokens
+                )
+            )
         )
-        .limit(5000)
+        .limit(5000 * len(tokens))
     ).all()
-    found = sorted({term for term in rows if term != word and within_one_edit(word, term)})
-    return found[:MAX_CANDIDATES]
+    found: dict[str, list[str]] = {}
+    for word in tokens:
+        near = sorted({term for term in rows if term != word and within_one_edit(word, term)})
+        if near:
+            found[word] = near[:MAX_CANDIDATES]
+    return found
 
 
 # --- Matching -----------------------------------------------------------------------------
@@ -387,15 +400,10 @@ def _rank_candidates(
         ranking.add(session, _match(session, groups + place).where(*conditions), tier)
         if ranking.capped:
             return ranking, corrections
-    typo_groups = []
-    for token in tokens:
-        group = [_prefix(token)]
-        if len(token) >= 4 and not token.isdigit():
-            candidates = typo_candidates(session, token)
-            if candidates:
-                corrections[token] = candidates
-                group.extend(candidates)
-        typo_groups.append(group)
+    corrections = typo_candidates(
+        session, [token for token in tokens if len(token) >= 4 and not token.isdigit()]
+    )
+    typo_groups = [[_prefix(token), *corrections.get(token, [])] for token in tokens]
     if corrections:
         statement = _match(session, typo_groups + place).where(*conditions)
         if not ranking.add(session, statement, TYPO):
