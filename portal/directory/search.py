@@ -223,7 +223,7 @@ def _fts5_query(groups: list[list[str]]) -> str:
 
 def _tsquery(groups: list[list[str]]) -> str:
     """A tsquery literal (read as is, no parser): a prefix of an indexed length is the marked
-    word-beginning lexeme of migration 0005, a longer one a GIN partial match."""
+    word-beginning lexeme of migration 0006, a longer one a GIN partial match."""
 
     def word(term: str) -> str:
         if not term.endswith("*"):
@@ -258,7 +258,7 @@ def full_text_condition(session: Session, groups: list[list[str]]) -> ColumnElem
                 "SELECT rowid FROM directoryentry_fts WHERE directoryentry_fts MATCH :fts"
             ).bindparams(fts=_fts5_query(groups))
         )
-    # The same expression as the GIN index of migration 0005 (search_text is already folded).
+    # The same expression as the GIN index of migration 0006 (search_text is already folded).
     return text(
         "((coalesce(directoryentry.search_text, '') || ' ' || "
         "coalesce(directoryentry.search_prefixes, ''))::tsvector) @@ CAST(:tsq AS tsquery)"

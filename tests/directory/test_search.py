@@ -354,8 +354,8 @@ def test_migration_fills_prefixes_like_the_importer(db_session, directory):
 
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.fail("This test needs TEST_DATABASE_URL (PostgreSQL).")
-    path = PROJECT_ROOT / "migrations/versions/0005_directory_search_prefixes.py"
-    spec = importlib.util.spec_from_file_location("migration_0005", path)
+    path = PROJECT_ROOT / "migrations/versions/0006_directory_search_prefixes.py"
+    spec = importlib.util.spec_from_file_location("migration_0006", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     written = {e.address: e.search_prefixes for e in db_session.exec(select(DirectoryEntry))}

@@ -9,8 +9,8 @@ the other words cheaply. Existing rows are filled here with the same rule
 (:func:`portal.directory.indexing.search_prefixes`). SQLite keeps FTS5 and its prefix indexes:
 the column is added there too (the model is shared) but not used by search.
 
-Revision ID: 0005_directory_search_prefixes
-Revises: 0004_backoffice_bulk_uploads
+Revision ID: 0006_directory_search_prefixes
+Revises: 0005_provisioning_contact_email
 """
 
 from collections.abc import Sequence
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_directory_search_prefixes"
-down_revision: str | Sequence[str] | None = "0004_backoffice_bulk_uploads"
+revision: str = "0006_directory_search_prefixes"
+down_revision: str | Sequence[str] | None = "0005_provisioning_contact_email"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
