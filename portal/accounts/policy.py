@@ -81,7 +81,7 @@ class Rule:
             return True
         if Role.STRUCTURE_MANAGER in self.roles and self.structure_arg:
             structure_id = _int(view_args.get(self.structure_arg))
-            return structure_id is not None and _works_in(session, account, structure_id)
+            return structure_id is not None and works_in(session, account, structure_id)
         return False
 
 
@@ -166,7 +166,8 @@ def operator_ids_for(session: Session, account: Account) -> set[int] | None:
     }
 
 
-def _works_in(session: Session, account: Account, structure_id: int) -> bool:
+def works_in(session: Session, account: Account, structure_id: int) -> bool:
+    """The account's professional has a Pro Santé Connect activity in the structure."""
     if account.professional_id is None:
         return False
     return (

@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlmodel import Session, select
 
-from portal.accounts.models import Account, Activity, Structure
+from portal.accounts.models import Account, Structure
 from portal.catalogue.models import Offer, OfferRevision
 from portal.regions.approvals import (
     ApprovalError,
@@ -40,23 +40,7 @@ __all__ = [
     "placed_outside_activities",
     "reject",
     "send_for_approval",
-    "works_in",
 ]
-
-
-def works_in(session: Session, account: Account, structure_id: int) -> bool:
-    """The account's professional has a PSC activity in the structure."""
-    if account.professional_id is None:
-        return False
-    return (
-        session.exec(
-            select(Activity.id).where(
-                Activity.professional_id == account.professional_id,
-                Activity.structure_id == structure_id,
-            )
-        ).first()
-        is not None
-    )
 
 
 def send_for_approval(session: Session, order: Order, *, actor: str) -> None:

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from portal.accounts.models import Account, Structure
+from portal.accounts.policy import works_in
 from portal.catalogue.models import (
     Department,
     Offer,
@@ -221,7 +222,7 @@ def place_org_order(
         )
     actor = f"account:{account.id}"
     states.transition(session, order, OrderState.SUBMITTED, actor=actor)
-    if approvals.works_in(session, account, structure.id):
+    if works_in(session, account, structure.id):
         continue_after_submission(session, order, actor=actor)
     else:
         # Not in the structure's PSC activities: the region or another manager decides.
