@@ -14,7 +14,6 @@ from portal.config import PROJECT_ROOT
 from tests.accounts.live import live_portal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = PROJECT_ROOT / "test-results" / "catalogue"
 
@@ -23,18 +22,6 @@ SHOTS = PROJECT_ROOT / "test-results" / "catalogue"
 def portal(tmp_path_factory):
     with live_portal(tmp_path_factory.mktemp("catalogue_e2e"), None, "catalogue_e2e") as process:
         yield process.url
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def _csp_messages(page) -> list[str]:

@@ -14,7 +14,6 @@ from tests.accounts import psc_flow
 from tests.accounts.live import live_identity_provider, live_portal
 
 pytestmark = pytest.mark.e2e
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +73,6 @@ def test_a_token_signed_by_another_key_over_real_http_signs_nobody_in(servers):
     assert refused.status_code == 400
     assert "n’a pas pu être vérifiée" in soup(refused).h1.get_text()
     assert soup(browser.get(portal.url, timeout=10)).select_one("#compte-connecte") is None
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def watch_csp(page) -> list[str]:

@@ -15,7 +15,6 @@ from tests.accounts.live import live_portal
 from tests.factories import make_account, make_offer, make_operator, make_structure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = PROJECT_ROOT / "test-results" / "observatory"
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
@@ -87,18 +86,6 @@ def migrated_database_url_of(directory) -> str:
             hide_password=False
         )
     return f"sqlite:///{directory / 'observatory_e2e.sqlite3'}"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def test_charts_tables_and_open_data_on_desktop_and_phone(portal, chromium):

@@ -22,7 +22,6 @@ from tests.e2e.journey import (
 from tests.e2e.processes import wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.e2e]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def assert_provisioned(stack, address: str, holder: str, contact: str) -> None:
@@ -48,18 +47,6 @@ def test_a_professional_subscribes_and_gets_a_working_listed_mailbox(provisionin
     assert status["data-live"] == "false"
     assert order_state(provisioning, int(order_url.rsplit("/", 1)[1])) == "active"
     assert_provisioned(provisioning, summary.address, "Claire MARTIN", "claire.martin@example.org")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.mark.browser
