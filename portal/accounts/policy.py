@@ -1,7 +1,8 @@
 """The one authorisation policy of the back-offices: who may use which route.
 
-Every route under ``/admin/``, ``/espace-region/`` and ``/espace-operateur/`` declares who may
-use it with :func:`allow`, placed under the route decorator::
+Every route under ``/admin/``, ``/espace-region/``, ``/espace-operateur/`` and
+``/espace-structure/`` declares who may use it with :func:`allow`, placed under the route
+decorator::
 
     from portal.accounts.policy import Role, allow
 
@@ -13,6 +14,8 @@ use it with :func:`allow`, placed under the route decorator::
 - ``region=`` / ``operator=`` / ``structure=`` name the URL argument that carries the scope;
   the membership must then be for that very region, operator or structure. A structure manager
   is also anyone whose Pro Santé Connect activities list the structure.
+- ``allow_signed_in()``: anyone signed in (for pages that list only the person's own scopes,
+  such as "my structures").
 - Platform admins may use every route.
 - Nobody signed in: redirect to the sign-in page, then back. Signed in without the right: 403.
 
@@ -36,7 +39,7 @@ from portal.accounts.models import Account, Activity, Membership, Role
 from portal.accounts.session import current_account, sign_in_url
 from portal.db import get_session
 
-PROTECTED_PREFIXES = ("/admin/", "/espace-region/", "/espace-operateur/")
+PROTECTED_PREFIXES = ("/admin/", "/espace-region/", "/espace-operateur/", "/espace-structure/")
 POLICY_ATTRIBUTE = "portal_policy"
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "Role",
     "Rule",
     "allow",
+    "allow_signed_in",
     "can_manage_structure",
     "is_platform_admin",
     "memberships_of",
@@ -60,8 +64,11 @@ class Rule:
     region_arg: str | None = None
     operator_arg: str | None = None
     structure_arg: str | None = None
+    any_signed_in: bool = False
 
     def permits(self, session: Session, account: Account, view_args: dict[str, Any]) -> bool:
+        if self.any_signed_in:
+            return True
         memberships = memberships_of(session, account)
         if any(m.role == Role.PLATFORM_ADMIN for m in memberships):
             return True
@@ -101,8 +108,15 @@ def allow(
     """Declare who may use a back-office view (see the module's documentation)."""
     if not roles:
         raise ValueError("allow() needs at least one role")
-    rule = Rule(frozenset(str(r) for r in roles), region, operator, structure)
+    return _guard(Rule(frozenset(str(r) for r in roles), region, operator, structure))
 
+
+def allow_signed_in() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a back-office view open to anyone signed in (it shows only their own scopes)."""
+    return _guard(Rule(frozenset(), any_signed_in=True))
+
+
+def _guard(rule: Rule) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:

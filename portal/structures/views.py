@@ -13,8 +13,8 @@ from flask_wtf import FlaskForm
 from sqlmodel import or_, select
 
 from portal.accounts.models import Activity, Membership, Role, Structure
-from portal.accounts.policy import allow
-from portal.accounts.session import current_account, login_required
+from portal.accounts.policy import allow, allow_signed_in
+from portal.accounts.session import current_account
 from portal.catalogue.models import Offer, OfferRevision
 from portal.db import get_session
 from portal.subscriptions.models import Mailbox, Order, OrderLine
@@ -29,7 +29,7 @@ ROLE_LABELS = {
 
 
 @blueprint.get("/")
-@login_required
+@allow_signed_in()
 def index():
     db = get_session()
     account = current_account()

@@ -31,9 +31,17 @@ def test_a_route_without_policy_is_found_by_the_walk_and_refused(settings, app):
     def oubli():
         return "open"
 
+    @forgotten.get("/espace-structure/<int:structure_id>/oubli")
+    def oubli_structure(structure_id):
+        return "open"
+
     careless.register_blueprint(forgotten)
-    assert unprotected_routes(careless) == ["/espace-region/oubli"]
+    assert unprotected_routes(careless) == [
+        "/espace-region/oubli",
+        "/espace-structure/<int:structure_id>/oubli",
+    ]
     assert careless.test_client().get("/espace-region/oubli").status_code == 403
+    assert careless.test_client().get("/espace-structure/1/oubli").status_code == 403
 
 
 def test_allow_needs_a_role():
