@@ -294,6 +294,29 @@ def ineligibility_reasons(
     return reasons
 
 
+def _programmes_with_reasons(
+    session: Session, *, revision: OfferRevision, applicant: Applicant, mailboxes: int, today
+) -> list[tuple[SubsidyProgramme, SubsidyTerms, list[str]]]:
+    programmes = session.exec(
+        select(SubsidyProgramme)
+        .where(SubsidyProgramme.offer_id == revision.offer_id)
+        .order_by(SubsidyProgramme.id)
+    ).all()
+    found = []
+    for programme in programmes:
+        terms = subsidy_terms(programme, revision, mailboxes=mailboxes)
+        reasons = ineligibility_reasons(
+            session,
+            programme,
+            applicant,
+            today=today,
+            mailboxes=mailboxes,
+            committed_cents=terms.committed_cents,
+        )
+        found.append((programme, terms, reasons))
+    return found
+
+
 def eligible_programmes(
     session: Session,
     *,
@@ -303,25 +326,34 @@ def eligible_programmes(
     today: dt.date,
 ) -> list[SubsidyTerms]:
     """The programmes of the offer that apply to this order, the one paying the most first."""
-    programmes = session.exec(
-        select(SubsidyProgramme)
-        .where(SubsidyProgramme.offer_id == revision.offer_id)
-        .order_by(SubsidyProgramme.id)
-    ).all()
-    found = []
-    for programme in programmes:
-        terms = subsidy_terms(programme, revision, mailboxes=mailboxes)
-        if not ineligibility_reasons(
-            session,
-            programme,
-            applicant,
-            today=today,
-            mailboxes=mailboxes,
-            committed_cents=terms.committed_cents,
-        ):
-            found.append(terms)
+    found = [
+        terms
+        for _programme, terms, reasons in _programmes_with_reasons(
+            session, revision=revision, applicant=applicant, mailboxes=mailboxes, today=today
+        )
+        if not reasons
+    ]
     # Stable sort: among equally generous programmes, the oldest comes first.
     return sorted(found, key=lambda terms: -(terms.per_period_cents + terms.setup_cents))
+
+
+def exhausted_programmes(
+    session: Session,
+    *,
+    revision: OfferRevision,
+    applicant: Applicant,
+    mailboxes: int,
+    today: dt.date,
+) -> list[tuple[SubsidyProgramme, list[str]]]:
+    """Programmes that would apply but for their quota or budget, with the reason keys:
+    the person is told why the price is not subsidised."""
+    return [
+        (programme, reasons)
+        for programme, _terms, reasons in _programmes_with_reasons(
+            session, revision=revision, applicant=applicant, mailboxes=mailboxes, today=today
+        )
+        if reasons and set(reasons) <= {"quota", "budget"}
+    ]
 
 
 def best_programme(

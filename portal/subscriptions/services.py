@@ -22,12 +22,28 @@ from portal.subscriptions.models import (
     PaymentMethod,
     Subscription,
 )
-from portal.subscriptions.quotes import Applicant, Quote, best_programme, compute_quote
+from portal.subscriptions.quotes import (
+    Applicant,
+    Quote,
+    best_programme,
+    compute_quote,
+    exhausted_programmes,
+    quote_and_reserve,
+)
 from portal.subscriptions.submission import continue_after_submission
 
 
 class OrderRefused(Exception):
     """The order cannot be placed; the message says why, in words the person can act on."""
+
+
+class QuoteChanged(OrderRefused):
+    """The price accepted is no longer the price (a programme's last places were taken
+    meanwhile): nothing is ordered, the person reads the new quote and decides again."""
+
+    def __init__(self, quote: Quote):
+        super().__init__("The quote changed since it was shown.")
+        self.quote = quote
 
 
 @dataclass
@@ -57,6 +73,19 @@ def quote_for(session: Session, offer: Offer, professional: Professional | None,
     return revision, programme, compute_quote(revision, subsidy=terms)
 
 
+def programmes_out_of_places(
+    session: Session, offer: Offer, professional: Professional | None, departments
+) -> list[tuple[SubsidyProgramme, list[str]]]:
+    """Programmes the person would get but for their quota or budget (the summary says so)."""
+    return exhausted_programmes(
+        session,
+        revision=session.get(OfferRevision, offer.current_revision_id),
+        applicant=applicant_of(professional, departments),
+        mailboxes=1,
+        today=utcnow().date(),
+    )
+
+
 def place_order(
     session: Session,
     *,
@@ -66,10 +95,18 @@ def place_order(
     address: str,
     idempotency_key: str,
     locale: str,
+    accepted_quote: str | None,
     replaces_subscription_id: int | None = None,
     contact_email: str | None = None,
 ) -> Placed:
-    """Create and submit the order, once per idempotency key (double submit, second tab…)."""
+    """Create and submit the order, once per idempotency key (double submit, second tab…).
+
+    The order is priced again here, with the programme's share reserved in the same
+    transaction (see :func:`portal.subscriptions.quotes.quote_and_reserve`). When the price is
+    no longer the one the person accepted (``accepted_quote``, the :attr:`Quote.digest` shown
+    on the summary; None accepts the current price), :class:`QuoteChanged` is raised and the
+    caller rolls back: nothing is ordered and nothing stays reserved.
+    """
     existing = find_by_key(session, idempotency_key)
     if existing is not None:
         if existing.account_id != account.id:
@@ -87,25 +124,34 @@ def place_order(
     )
     if not eligibility.eligible:
         raise OrderRefused(" ".join(eligibility.reasons))
-    revision, programme, quote = quote_for(
-        session, offer, professional, eligibility.department_codes
-    )
-    order = Order(
-        idempotency_key=idempotency_key,
-        account_id=account.id,
-        professional_id=professional.id if professional else None,
-        offer_revision_id=revision.id,
-        programme_id=programme.id if programme else None,
-        quote=quote.to_json(),
-        total_cents=quote.first_payment_cents,
-        currency=quote.currency,
-        payment_method=PaymentMethod.NONE if quote.is_free else PaymentMethod.CARD,
-        locale=locale,
-        replaces_subscription_id=replaces_subscription_id,
-        contact_email=contact_email or None,
-    )
+    revision = session.get(OfferRevision, offer.current_revision_id)
     try:
+        # The reservation and the order stand or fall together: a concurrent request with the
+        # same key rolls both back.
         with session.begin_nested():
+            quote = quote_and_reserve(
+                session,
+                revision=revision,
+                applicant=applicant_of(professional, eligibility.department_codes),
+                mailboxes=1,
+                today=utcnow().date(),
+            )
+            if accepted_quote is not None and quote.digest != accepted_quote:
+                raise QuoteChanged(quote)
+            order = Order(
+                idempotency_key=idempotency_key,
+                account_id=account.id,
+                professional_id=professional.id if professional else None,
+                offer_revision_id=revision.id,
+                programme_id=quote.programme_id,
+                quote=quote.to_json(),
+                total_cents=quote.first_payment_cents,
+                currency=quote.currency,
+                payment_method=PaymentMethod.NONE if quote.is_free else PaymentMethod.CARD,
+                locale=locale,
+                replaces_subscription_id=replaces_subscription_id,
+                contact_email=contact_email or None,
+            )
             session.add(order)
             session.flush()
     except IntegrityError:
@@ -165,26 +211,44 @@ def can_terminate(order: Order) -> bool:
     return states.can_transition(order, OrderState.TERMINATING)
 
 
-def cancel_order(session: Session, order: Order, *, account: Account) -> None:
-    """Cancel before anything exists at the operator, or terminate an active mailbox."""
+def cancel_order(session: Session, order: Order, *, account: Account, payments=None) -> Order:
+    """Cancel before anything exists at the operator, or terminate an active mailbox.
+
+    Cancelling gives the order's subsidy back to its programme (the state machine does it).
+    An order with a Stripe subscription (paid, or being paid) is cancelled through the payments
+    domain with ``payments`` (the Stripe service): the subscription is cancelled at Stripe and
+    whatever was paid is refunded, so the order ends ``refunded`` (``cancelled`` when nothing
+    was charged). A :class:`portal.payments.stripe_service.PaymentError` leaves the caller to
+    roll back: nothing is cancelled while the money cannot be given back.
+    """
     actor = f"account:{account.id}"
+    # Under the row lock, so that two cancellations at once cancel (and release) once.
+    order = states.lock_order(session, order.id) or order
     if can_cancel(order):
-        states.transition(
-            session, order, OrderState.CANCELLED, actor=actor, reason="Cancelled by the holder"
-        )
-        for line in session.exec(select(OrderLine).where(OrderLine.order_id == order.id)):
-            mailbox = session.get(Mailbox, line.mailbox_id) if line.mailbox_id else None
-            if mailbox is not None and not mailbox.external_id:
-                # Nothing was created at the operator: free the address.
-                line.mailbox_id = None
-                session.add(line)
-                session.flush()
-                session.delete(mailbox)
-            elif mailbox is not None:
-                mailbox.terminated_at = utcnow()
-        session.flush()
-        return
+        reason = "Cancelled by the holder"
+        if order.stripe_subscription_id:
+            from portal.payments.checkout import cancel_and_refund
+
+            cancel_and_refund(session, payments, order.id, actor=actor, reason=reason)
+        else:
+            states.transition(session, order, OrderState.CANCELLED, actor=actor, reason=reason)
+        _free_addresses(session, order)
+        return order
     if can_terminate(order):
         request_termination(session, order, actor=actor, reason="Terminated by the holder")
-        return
+        return order
     raise OrderRefused("This order can no longer be cancelled.")
+
+
+def _free_addresses(session: Session, order: Order) -> None:
+    for line in session.exec(select(OrderLine).where(OrderLine.order_id == order.id)):
+        mailbox = session.get(Mailbox, line.mailbox_id) if line.mailbox_id else None
+        if mailbox is not None and not mailbox.external_id:
+            # Nothing was created at the operator: free the address.
+            line.mailbox_id = None
+            session.add(line)
+            session.flush()
+            session.delete(mailbox)
+        elif mailbox is not None:
+            mailbox.terminated_at = utcnow()
+    session.flush()

@@ -18,7 +18,9 @@ from portal.accounts.session import current_account, current_professional, login
 from portal.catalogue.models import Offer, OfferStatus, Operator
 from portal.db import get_session
 from portal.i18n import current_language
-from portal.subscriptions import addresses, services, states
+from portal.payments import stripe_payments
+from portal.payments.stripe_service import PaymentError
+from portal.subscriptions import addresses, quotes, services, states
 from portal.subscriptions.eligibility import check_eligibility
 from portal.subscriptions.forms import OTHER, AddressForm, ConfirmForm, SummaryForm
 from portal.subscriptions.models import Order, OrderState, Subscription
@@ -186,9 +188,21 @@ def summary(slug: str):
                 address=flow["address"],
                 idempotency_key=key,
                 locale=current_language(),
+                accepted_quote=flow.get("quote", ""),
                 replaces_subscription_id=flow.get("replaces"),
                 contact_email=None if current_account().email else form.contact_email.data,
             )
+        except services.QuoteChanged:
+            session.rollback()
+            flash(
+                _(
+                    "Le prix a changé depuis l'affichage du récapitulatif : les places "
+                    "subventionnées du programme viennent d'être attribuées. Rien n'a été "
+                    "commandé ; vérifiez le nouveau prix ci-dessous avant de valider."
+                ),
+                "error",
+            )
+            return redirect(url_for("subscriptions.summary", slug=slug))
         except services.OrderRefused:
             session.rollback()
             flash(
@@ -201,6 +215,8 @@ def summary(slug: str):
     revision, programme, quote = services.quote_for(
         session, offer, current_professional(), eligibility.department_codes
     )
+    flow["quote"] = quote.digest  # what the person accepts by submitting this page
+    _save_flow(slug, flow)
     operator = session.get(Operator, offer.operator_id)
     return render_template(
         "subscriptions/summary.html",
@@ -209,6 +225,10 @@ def summary(slug: str):
         revision=revision,
         programme=programme,
         quote=quote,
+        out_of_places=services.programmes_out_of_places(
+            session, offer, current_professional(), eligibility.department_codes
+        ),
+        reasons=quotes.REASONS,
         address=flow["address"],
         form=form,
         replaces=flow.get("replaces"),
@@ -262,17 +282,37 @@ def cancel(order_id: int):
         return redirect(url_for("subscriptions.order", order_id=order.id))
     form = ConfirmForm()
     if form.validate_on_submit():
-        services.cancel_order(get_session(), order, account=current_account())
+        try:
+            order = services.cancel_order(
+                get_session(), order, account=current_account(), payments=stripe_payments()
+            )
+        except services.OrderRefused:
+            get_session().rollback()
+            flash(_("Cette commande ne peut plus être annulée."), "error")
+            return redirect(url_for("subscriptions.order", order_id=order_id))
+        except PaymentError:
+            get_session().rollback()
+            flash(
+                _(
+                    "Le service de paiement ne répond pas : la commande n’est pas annulée et "
+                    "rien n’a changé. Réessayez dans quelques minutes."
+                ),
+                "error",
+            )
+            return redirect(url_for("subscriptions.order", order_id=order_id))
         get_session().commit()
-        flash(
-            _("La résiliation est demandée à l'opérateur.")
-            if order.state == OrderState.TERMINATING
-            else _("La commande est annulée."),
-            "success",
-        )
-        return redirect(url_for("subscriptions.order", order_id=order.id))
+        messages = {
+            OrderState.TERMINATING: _("La résiliation est demandée à l'opérateur."),
+            OrderState.REFUNDED: _("La commande est annulée et le paiement remboursé."),
+        }
+        flash(messages.get(order.state, _("La commande est annulée.")), "success")
+        return redirect(url_for("subscriptions.order", order_id=order_id))
     return render_template(
-        "subscriptions/cancel.html", view=view, form=form, terminate=services.can_terminate(order)
+        "subscriptions/cancel.html",
+        view=view,
+        form=form,
+        terminate=services.can_terminate(order),
+        paid=bool(order.stripe_subscription_id),
     )
 
 
