@@ -34,8 +34,10 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
+from portal.accounts.models import Structure
 from portal.catalogue.models import BillingPeriod, Department, OfferRevision
 from portal.regions.models import SubsidyProgramme, SubsidyRule
+from portal.subscriptions.models import Order
 
 # When a programme sets no duration, its budget is committed for this many months per mailbox.
 DEFAULT_COMMITTED_MONTHS = 12
@@ -238,7 +240,7 @@ class Applicant:
     structure_type: str | None = None
 
     @classmethod
-    def for_structure(cls, structure) -> Applicant:
+    def for_structure(cls, structure: Structure) -> Applicant:
         codes = {structure.department_code} if structure.department_code else set()
         return cls(department_codes=frozenset(codes), structure_type=structure.type)
 
@@ -458,7 +460,7 @@ def release(session: Session, subsidy: SubsidyTerms | dict) -> None:
 RELEASED = "subsidy_released"
 
 
-def release_order_subsidy(session: Session, order) -> bool:
+def release_order_subsidy(session: Session, order: Order) -> bool:
     """Give ``order``'s reserved share back to its programme, once; True if it did now.
 
     The state machine calls this when an order ends without a mailbox (rejected, cancelled,
