@@ -38,9 +38,11 @@ from portal.payments.stripe_service import (
     PaymentError,
     SetupSession,
     StripePayments,
+    period_end,
 )
 from portal.subscriptions import states
 from portal.subscriptions.models import Order, OrderLine, OrderState, PaymentMethod
+from portal.subscriptions.quotes import subsidy_end
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +79,13 @@ class RecurringTerms:
     product_name: str
 
 
-def recurring_terms(session: Session, order: Order) -> RecurringTerms:
+def recurring_terms(session: Session, order: Order, *, subsidised: bool = True) -> RecurringTerms:
     """The Stripe plan and quantity that bill this order's accepted (frozen) quote.
 
     The quote stored on the order (:mod:`portal.subscriptions.quotes`) decides the amounts: a
     later price change never alters an accepted order. Orders without a stored quote (made
-    before quotes existed) are billed from their offer revision.
+    before quotes existed) are billed from their offer revision. ``subsidised=False``: the
+    plan once the subsidy has ended (the quote's price without the subsidy).
     """
     from portal.subscriptions.quotes import vat_of
 
@@ -91,7 +94,9 @@ def recurring_terms(session: Session, order: Order) -> RecurringTerms:
     quote = order.quote or {}
     if "unit_price_cents" in quote:
         quantity = int(quote["mailboxes"])
-        unit = int(quote["unit_price_cents"]) - int(quote["subsidy_per_period_cents"])
+        unit = int(quote["unit_price_cents"])
+        if subsidised:
+            unit -= int(quote["subsidy_per_period_cents"])
         setup = int(quote["setup_fee_cents"]) - int(quote["subsidy_setup_cents"])
         vat_rate_bp, interval = int(quote["vat_rate_bp"]), quote["billing_period"]
         currency = str(quote["currency"]).lower()
@@ -226,6 +231,10 @@ def complete_payment(
             idempotency_key=f"order-{order.id}-subscription-{setup_intent_id}",
         )
         order.stripe_subscription_id = subscription["id"]
+        started = dt.datetime.fromtimestamp(
+            int(subscription.get("start_date") or utcnow().timestamp()), dt.UTC
+        )
+        order.subsidy_ends_at = subsidy_end(order.quote, started)
         session.add(order)
         invoice = subscription.get("latest_invoice") or {}
     return _apply_invoice_state(session, service, order, invoice)
@@ -527,6 +536,81 @@ def suspend_overdue_orders(session: Session, *, now: dt.datetime | None = None) 
             suspend_order(session, order, reason="Renewal unpaid after the grace period")
             suspended.append(order.id)
     return suspended
+
+
+# The end of a subsidy for a limited time ------------------------------------------------------
+
+# Stripe's period ends and the portal's month arithmetic may differ by a few hours.
+PERIOD_TOLERANCE = dt.timedelta(days=1)
+BILLING_PERIODS = {"month": dt.timedelta(days=31), "year": dt.timedelta(days=366)}
+
+
+def end_subsidised_prices(
+    session: Session, service: StripePayments | None, *, now: dt.datetime | None = None
+) -> list[int]:
+    """Tell Stripe to bill the full price after the last subsidised period of each order.
+
+    Runs with the payments housekeeping. During an order's last subsidised billing period
+    (its Stripe period ends when the subsidy does), a full-price subscription is set to start
+    at the end of that period and the subsidised one to end then, so the region pays exactly
+    the months it decided and nothing is prorated. Safe to repeat: ``full_price_from`` records
+    it, and the Stripe steps are found again if the answer was lost. Returns the order ids.
+    """
+    if service is None:
+        return []
+    now = now or utcnow()
+    due = session.exec(
+        select(Order.id)
+        .where(Order.subsidy_ends_at.is_not(None))  # type: ignore[union-attr]
+        .where(Order.subsidy_ends_at <= now + BILLING_PERIODS["year"])
+        .where(Order.full_price_from.is_(None))  # type: ignore[union-attr]
+        .where(Order.stripe_subscription_id.is_not(None))  # type: ignore[union-attr]
+        .where(Order.state.in_((OrderState.ACTIVE, OrderState.SUSPENDED)))  # type: ignore[attr-defined]
+        .order_by(Order.subsidy_ends_at)
+        .limit(200)
+    ).all()
+    switched: list[int] = []
+    for order_id in due:
+        order = states.lock_order(session, order_id)
+        if order is None or order.full_price_from is not None or not order.subsidy_ends_at:
+            continue
+        period = BILLING_PERIODS.get(
+            (order.quote or {}).get("billing_period"), BILLING_PERIODS["month"]
+        )
+        if order.subsidy_ends_at - period > now:
+            continue  # not the last subsidised period yet
+        subscription = service.retrieve_subscription(order.stripe_subscription_id)
+        ends = period_end(subscription)
+        if subscription.get("status") in ENDED_SUBSCRIPTION or ends is None:
+            continue
+        current_end = dt.datetime.fromtimestamp(ends, dt.UTC)
+        if current_end < order.subsidy_ends_at - PERIOD_TOLERANCE:
+            continue
+        terms = recurring_terms(session, order, subsidised=False)
+        service.ensure_plan(
+            plan_id=terms.plan_id,
+            amount_cents=terms.unit_amount_cents,
+            currency=order.currency,
+            interval=terms.interval,
+            product_name=terms.product_name,
+            metadata={"offer_revision_id": str(order.offer_revision_id)},
+        )
+        successor = service.continue_at_full_price(
+            subscription_id=order.stripe_subscription_id,
+            plan_id=terms.plan_id,
+            quantity=terms.quantity,
+            metadata={"order_id": str(order.id)},
+            idempotency_key=f"order-{order.id}-full-price",
+        )
+        log.info(
+            "subsidy ends: full price from the next period",
+            extra={"order_id": order.id, "subscription": successor["id"]},
+        )
+        order.stripe_subscription_id = successor["id"]
+        order.full_price_from = current_end
+        session.add(order)
+        switched.append(order.id)
+    return switched
 
 
 # Reconciliation: a lost webhook delays a payment, never loses it ---------------------------

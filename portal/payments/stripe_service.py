@@ -240,6 +240,55 @@ class StripePayments:
             options={"idempotency_key": idempotency_key},
         )
 
+    def continue_at_full_price(
+        self,
+        *,
+        subscription_id: str,
+        plan_id: str,
+        quantity: int,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> dict:
+        """Bill ``plan_id`` from the end of the subscription's current period, nothing prorated.
+
+        A new subscription of the same customer starts then (a trial until that date, so
+        nothing is charged before) and the current one ends then. Both steps are found again
+        when repeated: the new subscription names the one it follows in its metadata.
+        """
+        current = self.retrieve_subscription(subscription_id)
+        customer = _id_of(current.get("customer"))
+        follows = self._call(
+            self._client.v1.subscriptions.list, params={"customer": customer, "status": "all"}
+        )
+        successor = next(
+            (
+                candidate
+                for candidate in follows.get("data", [])
+                if (candidate.get("metadata") or {}).get("follows") == subscription_id
+            ),
+            None,
+        )
+        if successor is None:
+            successor = self._call(
+                self._client.v1.subscriptions.create,
+                params={
+                    "customer": customer,
+                    "items": [{"plan": plan_id, "quantity": quantity}],
+                    "metadata": {**dict(metadata), "follows": subscription_id},
+                    "trial_end": period_end(current),
+                    "proration_behavior": "none",
+                    "payment_behavior": "allow_incomplete",
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        if not current.get("cancel_at_period_end"):
+            self._call(
+                self._client.v1.subscriptions.update,
+                subscription_id,
+                params={"cancel_at_period_end": True},
+            )
+        return successor
+
     def retrieve_subscription(self, subscription_id: str) -> dict:
         return self._call(
             self._client.v1.subscriptions.retrieve,
@@ -389,6 +438,16 @@ def _id_of(value: Any) -> str | None:
 
 def _payment_intent_of(invoice: Mapping[str, Any]) -> str | None:
     return _id_of(invoice.get("payment_intent"))
+
+
+def period_end(subscription: Mapping[str, Any]) -> int | None:
+    """When the subscription's current period ends (Unix time), in both API shapes (newer
+    versions keep it on the subscription's items)."""
+    if subscription.get("current_period_end"):
+        return int(subscription["current_period_end"])
+    items = (subscription.get("items") or {}).get("data") or []
+    ends = [item.get("current_period_end") for item in items if item.get("current_period_end")]
+    return int(min(ends)) if ends else None
 
 
 def subscription_of_invoice(invoice: Mapping[str, Any]) -> str | None:

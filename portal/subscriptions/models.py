@@ -70,6 +70,10 @@ class Order(SQLModel, table=True):
     contact_email: str | None = Field(default=None, max_length=254)
     created_at: dt.datetime = created_at_field()
     submitted_at: dt.datetime | None = timestamp_field()
+    # A subsidy for a limited time: when it ends, and when Stripe was told to bill the full
+    # price from then on (portal.payments.checkout.end_subsidised_prices).
+    subsidy_ends_at: dt.datetime | None = timestamp_field(index=True)
+    full_price_from: dt.datetime | None = timestamp_field()
     # A switch of offer: the subscription to terminate once this order's mailbox is active.
     # orders and subscriptions point at each other: this key is added after both tables exist.
     replaces_subscription_id: int | None = Field(

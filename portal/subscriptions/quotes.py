@@ -27,6 +27,7 @@ mailbox (see docs/decisions/0004-one-quote-engine.md).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import asdict, dataclass, fields
 
@@ -226,6 +227,26 @@ def compute_quote(
         commitment_months=revision.commitment_months,
         subsidy=subsidy.as_quote() if subsidy else None,
     )
+
+
+def add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same day ``months`` later (the last day of a shorter month), as billing counts."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    return moment.replace(
+        year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1])
+    )
+
+
+def subsidy_end(quote: dict | None, started_at: dt.datetime) -> dt.datetime | None:
+    """When the subsidised price of an order billed from ``started_at`` ends (None: it does not
+    end before the order does, or nothing is subsidised per period)."""
+    accepted = Quote.from_json(quote)
+    if accepted is None or not accepted.subsidy_months or not accepted.subsidy_per_period_cents:
+        return None
+    period_months = months_per_period(accepted.billing_period)
+    periods = -(-accepted.subsidy_months // period_months)  # a started period is covered
+    return add_months(started_at, periods * period_months)
 
 
 # Who a programme applies to ------------------------------------------------------------------

@@ -275,3 +275,26 @@ def test_fifty_concurrent_orders_never_exceed_a_quota_of_twenty(quota_engine):
         session.commit()
         session.refresh(programme)
         assert programme.quota_used == 19
+
+
+def test_a_subsidy_ends_after_its_months_counted_in_whole_billing_periods(db_session):
+    assert quotes.add_months(dt.datetime(2027, 1, 31, 9, tzinfo=dt.UTC), 1) == dt.datetime(
+        2027, 2, 28, 9, tzinfo=dt.UTC
+    )
+    assert quotes.add_months(dt.datetime(2027, 11, 30, tzinfo=dt.UTC), 3).date() == dt.date(
+        2028, 2, 29
+    )
+    offer = make_offer(db_session, price_cents=12000)
+    revision = db_session.get(OfferRevision, offer.current_revision_id)
+    revision.billing_period = "year"
+    start = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+    def end_of(**values):
+        programme = make_programme(db_session, offer, **values)
+        terms = quotes.subsidy_terms(programme, revision, mailboxes=1)
+        return quotes.subsidy_end(quotes.compute_quote(revision, subsidy=terms).to_json(), start)
+
+    assert end_of(duration_months=18).date() == dt.date(2028, 6, 1)  # two whole years
+    assert end_of(duration_months=None) is None  # as long as the programme
+    assert end_of(rule="amount", value=0, duration_months=6) is None  # nothing subsidised
+    assert quotes.subsidy_end(None, start) is None
