@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -31,6 +32,9 @@ from portal.subscriptions.quotes import (
     quote_and_reserve,
 )
 from portal.subscriptions.submission import continue_after_submission
+
+if TYPE_CHECKING:
+    from portal.payments.stripe_service import StripePayments
 
 
 class OrderRefused(Exception):
@@ -211,7 +215,9 @@ def can_terminate(order: Order) -> bool:
     return states.can_transition(order, OrderState.TERMINATING)
 
 
-def cancel_order(session: Session, order: Order, *, account: Account, payments=None) -> Order:
+def cancel_order(
+    session: Session, order: Order, *, account: Account, payments: StripePayments | None = None
+) -> Order:
     """Cancel before anything exists at the operator, or terminate an active mailbox.
 
     Cancelling gives the order's subsidy back to its programme (the state machine does it).

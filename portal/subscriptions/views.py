@@ -196,8 +196,8 @@ def summary(slug: str):
             session.rollback()
             flash(
                 _(
-                    "Le prix a changé depuis l'affichage du récapitulatif : les places "
-                    "subventionnées du programme viennent d'être attribuées. Rien n'a été "
+                    "Le prix a changé depuis l'affichage du récapitulatif (par exemple, les "
+                    "dernières places subventionnées viennent d'être attribuées). Rien n'a été "
                     "commandé ; vérifiez le nouveau prix ci-dessous avant de valider."
                 ),
                 "error",
