@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bs4 import BeautifulSoup
+
 from portal.catalogue.models import OfferRevision
 from portal.payments import checkout
 from portal.payments.stripe_service import period_end
@@ -58,6 +60,10 @@ def test_the_full_price_starts_when_the_subsidised_months_are_over(
     assert subsidised["plan"]["amount"] == 600  # 5 € + VAT while the region pays half
     started = dt.datetime.fromtimestamp(subsidised["start_date"], dt.UTC)
     assert order.subsidy_ends_at == quotes.add_months(started, 1)
+
+    page = BeautifulSoup(client.get(f"/commandes/{order.id}").get_data(as_text=True), "html.parser")
+    term = page.find(id="subsidy-term").get_text(" ", strip=True)
+    assert order.subsidy_ends_at.strftime("%Y") in term and "12,00" in term and "par mois" in term
 
     assert checkout.end_subsidised_prices(db_session, stripe_service) == [order.id]
     db_session.commit()
