@@ -164,5 +164,7 @@ def test_pharmacist_orders_two_org_mailboxes_region_approves_they_open(client, a
         select(MailboxAccess.email).where(MailboxAccess.mailbox_id == secretariat.id)
     ).all()
     assert "yann@example.org" in users
-    lines = db_session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+    lines = db_session.exec(
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.position)
+    ).all()
     assert lines[0].users[0]["email"] == "anne@example.org"
