@@ -14,7 +14,7 @@ from portal.i18n import current_language
 from portal.payments import access, checkout, purchase_orders, stripe_payments
 from portal.payments.forms import ConfirmationForm, PurchaseOrderForm
 from portal.payments.stripe_service import PaymentServiceUnavailable
-from portal.subscriptions import states
+from portal.subscriptions import services, states
 from portal.subscriptions.models import Order, OrderState, PaymentMethod
 
 blueprint = Blueprint("payments", __name__)
@@ -220,8 +220,9 @@ def cancel_order(order_id: int):
             else f"staff:{account.id}"
         )
         try:
-            checkout.cancel_and_refund(
-                session, stripe_payments(), order.id, actor=actor, reason="Cancelled by request"
+            # The subscriptions domain cancels, so the order's addresses are freed as well.
+            services.cancel_order(
+                session, order, account=account, payments=stripe_payments(), actor=actor
             )
         except PaymentServiceUnavailable:
             session.rollback()

@@ -216,7 +216,12 @@ def can_terminate(order: Order) -> bool:
 
 
 def cancel_order(
-    session: Session, order: Order, *, account: Account, payments: StripePayments | None = None
+    session: Session,
+    order: Order,
+    *,
+    account: Account,
+    payments: StripePayments | None = None,
+    actor: str | None = None,
 ) -> Order:
     """Cancel before anything exists at the operator, or terminate an active mailbox.
 
@@ -224,10 +229,11 @@ def cancel_order(
     An order with a Stripe subscription (paid, or being paid) is cancelled through the payments
     domain with ``payments`` (the Stripe service): the subscription is cancelled at Stripe and
     whatever was paid is refunded, so the order ends ``refunded`` (``cancelled`` when nothing
-    was charged). A :class:`portal.payments.stripe_service.PaymentError` leaves the caller to
+    was charged). Either way the addresses reserved for the order are freed. ``actor`` names
+    who cancels when it is not the holder (payment staff). A :class:`portal.payments.stripe_service.PaymentError` leaves the caller to
     roll back: nothing is cancelled while the money cannot be given back.
     """
-    actor = f"account:{account.id}"
+    actor = actor or f"account:{account.id}"
     # Under the row lock, so that two cancellations at once cancel (and release) once.
     order = states.lock_order(session, order.id) or order
     if can_cancel(order):

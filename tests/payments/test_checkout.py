@@ -10,13 +10,20 @@ from bs4 import BeautifulSoup
 from sqlmodel import select
 
 from portal.accounts.models import Account
-from portal.catalogue.models import OfferRevision
+from portal.catalogue.models import Offer, OfferRevision
 from portal.db import utcnow
 from portal.mail.models import OutboxMessage
 from portal.payments import checkout, set_stripe_payments
 from portal.payments.stripe_service import StripePayments
 from portal.subscriptions import states
-from portal.subscriptions.models import Order, OrderEvent, OrderLine, OrderState, PaymentMethod
+from portal.subscriptions.models import (
+    Mailbox,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderState,
+    PaymentMethod,
+)
 from tests.accounts.helpers import sign_in_client
 from tests.factories import make_offer
 from tests.payments.conftest import signed_headers
@@ -399,6 +406,15 @@ def test_the_payer_cancels_after_a_permanent_failure_and_is_refunded(
     client, db_session, stripe_service
 ):
     order = paid_offer_order(db_session, price=3000)
+    [line] = db_session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+    address = line.address
+    offer_id = db_session.get(OfferRevision, order.offer_revision_id).offer_id
+    operator_id = db_session.get(Offer, offer_id).operator_id
+    mailbox = Mailbox(address=address, type="PER", operator_id=operator_id)
+    db_session.add(mailbox)
+    db_session.flush()
+    line.mailbox_id = mailbox.id
+    db_session.commit()
     signed_in(client, db_session, order)
     assert (
         pay_in_page(client, stripe_service, order, {"type": "card", "card": CARD}).get_json()[
@@ -424,6 +440,8 @@ def test_the_payer_cancels_after_a_permanent_failure_and_is_refunded(
     response = client.post(f"/commandes/{order.id}/annulation", data={"csrf_token": token})
     assert response.status_code == 302
     assert state_of(db_session, order) == OrderState.REFUNDED
+    # Nothing was created at the operator: the address is free for someone else.
+    assert db_session.exec(select(Mailbox).where(Mailbox.address == address)).first() is None
     subscription = stripe_service.retrieve_subscription(
         db_session.get(Order, order.id).stripe_subscription_id
     )
