@@ -33,7 +33,6 @@ from tests.accounts.live import CLIENT_ID, CLIENT_SECRET, live_identity_provider
 from tests.factories import make_offer, make_operator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DATABASE_NAME = "org_journey_e2e"
 PASSWORD = "Un mot de passe assez long pour les tests 42"
 
@@ -118,18 +117,6 @@ def servers(tmp_path_factory):
         portal_with_embedded_queue(directory, idp) as (url, database_url),
     ):
         yield url, prepare(database_url, directory)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def staff_page(chromium, portal: str, email: str, path: str):

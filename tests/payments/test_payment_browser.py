@@ -18,8 +18,6 @@ from tests.provisioning.helpers import sandbox_operator, start_sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory):
@@ -31,18 +29,6 @@ def portal(tmp_path_factory):
             yield live
     finally:
         sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def awaiting_order(portal, *, last_name: str, structure: bool = False) -> tuple[int, int]:
