@@ -85,7 +85,8 @@ def make_structure(session: Session, **values) -> Structure:
     structure = Structure(
         name=values.pop("name", f"Pharmacie test {n}"),
         type=values.pop("type", "pharmacie"),
-        finess=values.pop("finess", f"{750000000 + n}"),
+        # 759…: a range the seed does not use (its structures are 750000028 and 750000036).
+        finess=values.pop("finess", f"{759000000 + n}"),
         department_code=values.pop("department_code", "75"),
         **values,
     )
