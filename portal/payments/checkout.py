@@ -119,6 +119,18 @@ def recurring_terms(session: Session, order: Order, *, subsidised: bool = True) 
     )
 
 
+def _ensure_plan(service: StripePayments, order: Order, terms: RecurringTerms) -> None:
+    """The Stripe plan of ``terms`` exists (created once, found by its id afterwards)."""
+    service.ensure_plan(
+        plan_id=terms.plan_id,
+        amount_cents=terms.unit_amount_cents,
+        currency=order.currency,
+        interval=terms.interval,
+        product_name=terms.product_name,
+        metadata={"offer_revision_id": str(order.offer_revision_id)},
+    )
+
+
 # Starting and completing a payment -------------------------------------------------------
 
 
@@ -208,14 +220,7 @@ def complete_payment(
     else:
         # First try, or the previous subscription ended (a failed debit cancels it): a new one.
         terms = recurring_terms(session, order)
-        service.ensure_plan(
-            plan_id=terms.plan_id,
-            amount_cents=terms.unit_amount_cents,
-            currency=order.currency,
-            interval=terms.interval,
-            product_name=terms.product_name,
-            metadata={"offer_revision_id": str(order.offer_revision_id)},
-        )
+        _ensure_plan(service, order, terms)
         if terms.setup_fee_cents:
             service.add_one_off_charge(
                 customer_id=order.stripe_customer_id,
@@ -587,14 +592,7 @@ def end_subsidised_prices(
         if current_end < order.subsidy_ends_at - PERIOD_TOLERANCE:
             continue
         terms = recurring_terms(session, order, subsidised=False)
-        service.ensure_plan(
-            plan_id=terms.plan_id,
-            amount_cents=terms.unit_amount_cents,
-            currency=order.currency,
-            interval=terms.interval,
-            product_name=terms.product_name,
-            metadata={"offer_revision_id": str(order.offer_revision_id)},
-        )
+        _ensure_plan(service, order, terms)
         successor = service.continue_at_full_price(
             subscription_id=order.stripe_subscription_id,
             plan_id=terms.plan_id,

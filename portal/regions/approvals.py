@@ -189,10 +189,7 @@ def approve(
 def reject(
     *, session: Session, region_code: str, order_id: int, account: Account, reason: str
 ) -> Order:
-    if not reason.strip():
-        raise ApprovalError(
-            _("Indiquez le motif du refus : il est transmis à la personne qui a commandé.")
-        )
+    # record_rejection refuses an empty reason.
     order = _order_of_region(session, region_code, order_id)
     record_rejection(
         session, order, account=account, reason=reason, details={"region": region_code}

@@ -133,10 +133,7 @@ def approve(*, session: Session, structure: Structure, order_id: int, account: A
 def reject(
     *, session: Session, structure: Structure, order_id: int, account: Account, reason: str
 ) -> Order:
-    if not reason.strip():
-        raise ApprovalError(
-            _("Indiquez le motif du refus : il est transmis à la personne qui a commandé.")
-        )
+    # record_rejection refuses an empty reason.
     order = _decidable(session, structure, order_id, account)
     record_rejection(
         session, order, account=account, reason=reason, details={"structure": structure.id}

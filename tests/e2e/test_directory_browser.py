@@ -18,7 +18,6 @@ from tests.conftest import TEST_DATABASE_URL
 from tests.directory.extraction_lines import HEADER, org, per
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DATABASE_NAME = "directory_e2e"
 CLAIRE = "10100000011"  # RPPS of the demo professional "medecin-msp" (Claire MARTIN)
 
@@ -86,18 +85,6 @@ def servers(tmp_path_factory):
         assert result.returncode == 0, result.stdout + result.stderr
         assert "Entries loaded: 5" in result.stdout
         yield idp, portal
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def search(page, text: str) -> list[str]:
