@@ -24,6 +24,7 @@ from tests.e2e.journey import (
     free_offer,
     order_in_provisioning,
     order_state,
+    order_status,
     portal_app,
     sign_in_with_password,
     sign_in_with_psc,
@@ -167,8 +168,20 @@ def test_a_permanent_refusal_is_explained_then_fixed_and_retried_by_staff(operat
     order_id = int(order_url.rsplit("/", 1)[1])
 
     # The person reads what happened and what to do.
-    status = wait_for_status(person, order_url, "Action nécessaire")
     reason = "The operator does not accept this address."
+    try:
+        status = wait_until(
+            lambda: (
+                (found := order_status(person, order_url)) is not None
+                and found.select_one("#attention-reason")
+                and found
+            ),
+            60,
+            what=f"the operator's reason on {order_url}",
+        )
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{order_history(stack, order_id)}\n{stack.logs()}") from None
+    assert "Action nécessaire" in status.get_text()
     assert status.select_one("#attention-reason").get_text(strip=True) == reason
     assert stack.operator_mailboxes(summary.address) == []
 
@@ -247,3 +260,20 @@ def test_a_worker_killed_during_a_creation_only_delays_the_order(operator_normal
     [mailbox] = stack.operator_mailboxes(address)
     assert mailbox["id"] == external_id_of(stack, order_id)
     assert attempts_of(stack, order_id) == [("create", "success")]
+
+
+def order_history(stack, order_id: int) -> str:
+    """The order's state, reason, events and attempts: what a failure of this test needs."""
+    from portal.subscriptions.models import OrderEvent
+
+    app = portal_app(stack)
+    with app.app_context(), session_scope(app) as session:
+        order = session.get(Order, order_id)
+        events = session.exec(
+            select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+        ).all()
+        attempts = session.exec(select(ProvisioningAttempt).order_by(ProvisioningAttempt.id)).all()
+        lines = [f"order {order_id}: {order.state}, reason {order.attention_reason!r}"]
+        lines += [f"  {e.from_state} -> {e.to_state} by {e.actor}: {e.reason}" for e in events]
+        lines += [f"  attempt {a.action} {a.outcome} {a.error_code}: {a.message}" for a in attempts]
+        return "\n".join(lines)
