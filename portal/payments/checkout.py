@@ -414,58 +414,64 @@ def _offer_name(session: Session, order: Order) -> str:
 
 
 def _tell_payer_payment_failed(session: Session, order: Order, row: PaymentEvent) -> None:
-    from flask import current_app
-
-    from portal.mail import queue_email
-    from portal.payments.purchase_orders import order_reference
-
-    account = _payer(session, order)
-    if account is None or not account.email:
-        return
-    public_url = current_app.config["PORTAL_SETTINGS"].public_url.rstrip("/")
-    queue_email(
+    _tell_payer(
         session,
-        to=account.email,
+        order,
         template="payment_failed",
+        dedup_key=f"payment-failed:{row.stripe_event_id}",
         context={
-            "name": account.display_name,
-            "reference": order_reference(order),
-            "offer_name": _offer_name(session, order),
             "active": order.state == OrderState.ACTIVE,
             "grace_days": PAYMENT_GRACE_PERIOD.days,
-            "payment_url": f"{public_url}/commandes/{order.id}/paiement",
+            "payment_url": _portal_url(f"/commandes/{order.id}/paiement"),
         },
-        locale=order.locale,
-        dedup_key=f"payment-failed:{row.stripe_event_id}",
     )
 
 
 def _tell_payer_refunded(session: Session, order: Order, amount_cents: int, reason: str) -> None:
-    from flask import current_app
-
-    from portal.mail import queue_email
     from portal.money import format_money
+
+    _tell_payer(
+        session,
+        order,
+        template="order_refunded",
+        dedup_key=f"order-refunded:{order.id}",
+        context={
+            "amount": format_money(amount_cents, order.currency, order.locale),
+            "reason": reason,
+            "order_url": _portal_url(f"/commandes/{order.id}"),
+        },
+    )
+
+
+def _tell_payer(
+    session: Session, order: Order, *, template: str, dedup_key: str, context: dict
+) -> None:
+    """E-mail the order's payer, when they have an address, about the order's payment."""
+    from portal.mail import queue_email
     from portal.payments.purchase_orders import order_reference
 
     account = _payer(session, order)
     if account is None or not account.email:
         return
-    public_url = current_app.config["PORTAL_SETTINGS"].public_url.rstrip("/")
     queue_email(
         session,
         to=account.email,
-        template="order_refunded",
+        template=template,
         context={
             "name": account.display_name,
             "reference": order_reference(order),
             "offer_name": _offer_name(session, order),
-            "amount": format_money(amount_cents, order.currency, order.locale),
-            "reason": reason,
-            "order_url": f"{public_url}/commandes/{order.id}",
+            **context,
         },
         locale=order.locale,
-        dedup_key=f"order-refunded:{order.id}",
+        dedup_key=dedup_key,
     )
+
+
+def _portal_url(path: str) -> str:
+    from flask import current_app
+
+    return current_app.config["PORTAL_SETTINGS"].public_url.rstrip("/") + path
 
 
 @handles("customer.subscription.deleted")
