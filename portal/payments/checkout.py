@@ -158,7 +158,7 @@ def start_payment(
         name = session.get(Structure, order.structure_id).name
     customer = service.ensure_customer(
         customer_id=payer_customer_id(session, order),
-        email=account.email if account else None,
+        email=order.contact_address(account),
         name=name,
         metadata={
             "account_id": str(order.account_id),
@@ -451,11 +451,12 @@ def _tell_payer(
     from portal.payments.purchase_orders import order_reference
 
     account = _payer(session, order)
-    if account is None or not account.email:
+    to = order.contact_address(account)
+    if account is None or not to:
         return
     queue_email(
         session,
-        to=account.email,
+        to=to,
         template=template,
         context={
             "name": account.display_name,

@@ -137,7 +137,7 @@ def order_form(session: Session, order: Order, *, locale: str) -> OrderForm:
         buyer_identifiers=identifiers,
         buyer_address=address,
         ordered_by=account.display_name if account else "",
-        ordered_by_email=account.email if account else None,
+        ordered_by_email=order.contact_address(account),
         supplier_name=operator.name,
         offer_name=offer.name,
         revision_number=revision.number,

@@ -89,6 +89,11 @@ class Order(SQLModel, table=True):
         ),
     )
 
+    def contact_address(self, account) -> str | None:
+        """Where e-mails about this order go: the address given with the order, else the
+        ordering account's (``account``: the order's Account, or None)."""
+        return self.contact_email or (account.email if account else None)
+
 
 class OrderLine(SQLModel, table=True):
     """One requested mailbox. Its key makes operator-side creation idempotent."""

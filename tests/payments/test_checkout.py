@@ -25,7 +25,7 @@ from portal.subscriptions.models import (
     PaymentMethod,
 )
 from tests.accounts.helpers import sign_in_client
-from tests.factories import make_offer
+from tests.factories import make_account, make_offer
 from tests.payments.conftest import signed_headers
 from tests.payments.helpers import make_order
 
@@ -295,6 +295,49 @@ def test_permanent_provisioning_failure_after_payment_ends_refunded(
         )
         == 1
     )
+
+
+def test_a_payer_without_an_account_address_is_written_to_at_the_order_contact(
+    app, client, db_session, stripe_service
+):
+    """People signed in with Pro Santé Connect have no account e-mail; they give one with the
+    order, and Stripe's receipts and the portal's payment e-mails go there."""
+    account = make_account(db_session, email=None, display_name="Marie Durand")
+    order = make_order(
+        db_session,
+        account=account,
+        offer=make_offer(db_session, price_cents=1500),
+        total_cents=1800,
+        contact_email="marie.durand@example.org",
+    )
+    db_session.add(
+        OrderLine(order_id=order.id, mailbox_type="PER", address=f"m-{order.id}@test.mssante.fr")
+    )
+    db_session.commit()
+    signed_in(client, db_session, order)
+    paid = pay_in_page(client, stripe_service, order, {"type": "card", "card": CARD})
+    assert paid.get_json()["status"] == "paid"
+    stored = db_session.get(Order, order.id)
+    customer = stripe_service._call(
+        stripe_service._client.v1.customers.retrieve, stored.stripe_customer_id
+    )
+    assert customer["email"] == "marie.durand@example.org"
+    states.transition(
+        db_session,
+        states.lock_order(db_session, order.id),
+        OrderState.NEEDS_ATTENTION,
+        actor="system",
+        reason="Address refused by the operator",
+    )
+    db_session.commit()
+    with app.app_context():
+        checkout.cancel_and_refund(
+            db_session, stripe_service, order.id, actor="system", reason="Refused for good"
+        )
+        db_session.commit()
+    [mail] = outbox(db_session, f"order-refunded:{order.id}")
+    assert mail.to_address == "marie.durand@example.org"
+    assert "remboursée" in mail.subject
 
 
 def test_subscription_deleted_terminates_an_active_order(client, db_session, stripe_service):
