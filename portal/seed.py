@@ -31,6 +31,7 @@ from portal.regions.models import SubsidyProgramme
 
 SEED_DIR = PROJECT_ROOT / "seed"
 
+
 class SeedError(Exception):
     """The seed files are inconsistent; the message names the file and the entry."""
 

@@ -70,7 +70,9 @@ def start_draft(*, session: Session, offer: Offer, actor_id: int | None) -> Offe
         ).scalar_one()
         or 0
     ) + 1
-    values = {name: _copy(getattr(current, name)) for name in REVISION_TERM_FIELDS} if current else {}
+    values = (
+        {name: _copy(getattr(current, name)) for name in REVISION_TERM_FIELDS} if current else {}
+    )
     draft = OfferRevision(offer_id=offer.id, number=number, **values)
     session.add(draft)
     session.flush()

@@ -317,7 +317,9 @@ def test_the_home_page_finder_leads_into_the_filtered_catalogue(client):
     assert regions["84"] == "Auvergne-Rhône-Alpes" and len(regions) == 19
     chosen = soup(client.get("/offres?region=84&profession=10&structure="))
     assert notices(chosen) == []
-    assert [t.get_text(" ", strip=True) for t in chosen.select("[data-testid=active-filters] a")] == [
+    assert [
+        t.get_text(" ", strip=True) for t in chosen.select("[data-testid=active-filters] a")
+    ] == [
         "Région : Auvergne-Rhône-Alpes",
         "Vous êtes (boîte personnelle) : Médecin",
     ]
