@@ -614,8 +614,33 @@ def end_subsidised_prices(
         order.stripe_subscription_id = successor["id"]
         order.full_price_from = current_end
         session.add(order)
+        _tell_payer_full_price(session, order, current_end, terms)
         switched.append(order.id)
     return switched
+
+
+def _tell_payer_full_price(
+    session: Session, order: Order, starts: dt.datetime, terms: RecurringTerms
+) -> None:
+    """Before the first full-price charge: when it comes, how much, and how to stop it."""
+    from babel.dates import format_date
+
+    from portal.money import format_money
+
+    _tell_payer(
+        session,
+        order,
+        template="subsidy_ending",
+        dedup_key=f"subsidy-ending:{order.id}",
+        context={
+            "starts_on": format_date(starts.date(), format="long", locale=order.locale),
+            "amount": format_money(
+                terms.unit_amount_cents * terms.quantity, order.currency, order.locale
+            ),
+            "yearly": terms.interval == "year",
+            "order_url": _portal_url(f"/commandes/{order.id}"),
+        },
+    )
 
 
 # Reconciliation: a lost webhook delays a payment, never loses it ---------------------------

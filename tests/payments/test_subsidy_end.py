@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from babel.dates import format_date
 from bs4 import BeautifulSoup
+from sqlmodel import select
 
+from portal.accounts.models import Account
 from portal.catalogue.models import OfferRevision
+from portal.mail.models import OutboxMessage
 from portal.payments import checkout
 from portal.payments.stripe_service import period_end
 from portal.regions.models import SubsidyProgramme
@@ -52,7 +56,7 @@ def active_subsidised_order(client, db_session, stripe_service, *, months: int) 
 
 
 def test_the_full_price_starts_when_the_subsidised_months_are_over(
-    client, db_session, stripe_service
+    app, client, db_session, stripe_service
 ):
     order = active_subsidised_order(client, db_session, stripe_service, months=1)
     subsidised_id = order.stripe_subscription_id
@@ -65,8 +69,9 @@ def test_the_full_price_starts_when_the_subsidised_months_are_over(
     term = page.find(id="subsidy-term").get_text(" ", strip=True)
     assert order.subsidy_ends_at.strftime("%Y") in term and "12,00" in term and "par mois" in term
 
-    assert checkout.end_subsidised_prices(db_session, stripe_service) == [order.id]
-    db_session.commit()
+    with app.app_context():  # as in the payments housekeeping job
+        assert checkout.end_subsidised_prices(db_session, stripe_service) == [order.id]
+        db_session.commit()
 
     stored = db_session.get(Order, order.id)
     subsidised = stripe_service.retrieve_subscription(subsidised_id)
@@ -79,6 +84,17 @@ def test_the_full_price_starts_when_the_subsidised_months_are_over(
     assert stored.full_price_from == dt.datetime.fromtimestamp(period_end(subsidised), dt.UTC)
     assert stored.state == OrderState.ACTIVE
 
+    # The payer is told before the first full-price charge: when, how much, how to stop it.
+    [mail] = db_session.exec(
+        select(OutboxMessage).where(OutboxMessage.dedup_key == f"subsidy-ending:{order.id}")
+    ).all()
+    assert mail.to_address == db_session.get(Account, order.account_id).email
+    assert "prise en charge régionale" in mail.subject
+    starts = format_date(stored.full_price_from.date(), format="long", locale="fr")
+    assert f"à partir du {starts}" in mail.body_text
+    assert "12,00 € TTC par mois" in mail.body_text.replace("\u202f", " ").replace("\xa0", " ")
+    assert f"/commandes/{order.id}" in mail.body_text
+
     # Running again changes nothing, at Stripe or here.
     assert checkout.end_subsidised_prices(db_session, stripe_service) == []
     customer_subscriptions = stripe_service._call(
@@ -86,6 +102,14 @@ def test_the_full_price_starts_when_the_subsidised_months_are_over(
         params={"customer": stored.stripe_customer_id, "status": "all"},
     )["data"]
     assert sorted(s["id"] for s in customer_subscriptions) == sorted([subsidised_id, full["id"]])
+    assert (
+        len(
+            db_session.exec(
+                select(OutboxMessage).where(OutboxMessage.dedup_key.startswith("subsidy-ending:"))
+            ).all()
+        )
+        == 1
+    )
 
 
 def test_a_subsidy_with_months_left_keeps_its_price(client, db_session, stripe_service):
