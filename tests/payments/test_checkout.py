@@ -124,6 +124,58 @@ def deliver(client, event) -> dict:
     return response.get_json()
 
 
+def subscribe_at_stripe(db_session, stripe_service, order, *, key):
+    """A card customer and a subscription for ``order`` made at Stripe directly, as the portal
+    would, but without the portal hearing the answers: (customer id, subscription)."""
+    customer = stripe_service.ensure_customer(customer_id=None, email=None, name="X", metadata={})
+    setup = stripe_service.create_setup_intent(customer_id=customer, method="card", metadata={})
+    intent = stripe_service._call(
+        stripe_service._client.v1.setup_intents.confirm,
+        setup.setup_intent_id,
+        params={"payment_method_data": {"type": "card", "card": CARD}},
+    )
+    stripe_service.set_default_payment_method(
+        customer_id=customer, payment_method_id=intent["payment_method"]
+    )
+    terms = checkout.recurring_terms(db_session, order)
+    stripe_service.ensure_plan(
+        plan_id=terms.plan_id,
+        amount_cents=terms.unit_amount_cents,
+        currency="EUR",
+        interval="month",
+        product_name="x",
+    )
+    subscription = stripe_service.create_subscription(
+        customer_id=customer,
+        plan_id=terms.plan_id,
+        quantity=1,
+        metadata={"order_id": str(order.id)},
+        idempotency_key=key,
+    )
+    return customer, subscription
+
+
+def refuse_then_refund(app, db_session, stripe_service, order):
+    """The operator refuses the paid order for good, and the portal cancels and refunds it."""
+    states.transition(
+        db_session,
+        states.lock_order(db_session, order.id),
+        OrderState.NEEDS_ATTENTION,
+        actor="system",
+        reason="Address refused by the operator",
+    )
+    db_session.commit()
+    with app.app_context():
+        checkout.cancel_and_refund(
+            db_session,
+            stripe_service,
+            order.id,
+            actor="system",
+            reason="Provisioning failed for good",
+        )
+        db_session.commit()
+
+
 def test_card_payment_moves_the_order_to_provisioning(client, db_session, stripe_service):
     order = paid_offer_order(db_session, price=1000, setup_fee=500, mailboxes=2)
     signed_in(client, db_session, order)
@@ -209,31 +261,7 @@ def test_payment_success_before_the_subscription_is_known(
 ):
     """Out of order: invoice.payment_succeeded arrives before anything links it to the order."""
     order = paid_offer_order(db_session)
-    customer = stripe_service.ensure_customer(customer_id=None, email=None, name="X", metadata={})
-    setup = stripe_service.create_setup_intent(customer_id=customer, method="card", metadata={})
-    intent = stripe_service._call(
-        stripe_service._client.v1.setup_intents.confirm,
-        setup.setup_intent_id,
-        params={"payment_method_data": {"type": "card", "card": CARD}},
-    )
-    stripe_service.set_default_payment_method(
-        customer_id=customer, payment_method_id=intent["payment_method"]
-    )
-    terms = checkout.recurring_terms(db_session, order)
-    stripe_service.ensure_plan(
-        plan_id=terms.plan_id,
-        amount_cents=terms.unit_amount_cents,
-        currency="EUR",
-        interval="month",
-        product_name="x",
-    )
-    subscription = stripe_service.create_subscription(
-        customer_id=customer,
-        plan_id=terms.plan_id,
-        quantity=1,
-        metadata={"order_id": str(order.id)},
-        idempotency_key="ooo",
-    )
+    _customer, subscription = subscribe_at_stripe(db_session, stripe_service, order, key="ooo")
     [paid] = stripe_events(localstripe_url, "invoice.payment_succeeded", subscription["id"])
     [created] = stripe_events(localstripe_url, "customer.subscription.created", subscription["id"])
     assert deliver(client, paid)["applied"] is False  # kept, waiting for its order
@@ -253,24 +281,7 @@ def test_permanent_provisioning_failure_after_payment_ends_refunded(
         ]
         == "paid"
     )
-    stored = states.lock_order(db_session, order.id)
-    states.transition(
-        db_session,
-        stored,
-        OrderState.NEEDS_ATTENTION,
-        actor="system",
-        reason="Address refused by the operator",
-    )
-    db_session.commit()
-    with app.app_context():
-        checkout.cancel_and_refund(
-            db_session,
-            stripe_service,
-            order.id,
-            actor="system",
-            reason="Provisioning failed for good",
-        )
-        db_session.commit()
+    refuse_then_refund(app, db_session, stripe_service, order)
     stored = db_session.get(Order, order.id)
     assert stored.state == OrderState.REFUNDED
     subscription = stripe_service.retrieve_subscription(stored.stripe_subscription_id)
@@ -322,19 +333,7 @@ def test_a_payer_without_an_account_address_is_written_to_at_the_order_contact(
         stripe_service._client.v1.customers.retrieve, stored.stripe_customer_id
     )
     assert customer["email"] == "marie.durand@example.org"
-    states.transition(
-        db_session,
-        states.lock_order(db_session, order.id),
-        OrderState.NEEDS_ATTENTION,
-        actor="system",
-        reason="Address refused by the operator",
-    )
-    db_session.commit()
-    with app.app_context():
-        checkout.cancel_and_refund(
-            db_session, stripe_service, order.id, actor="system", reason="Refused for good"
-        )
-        db_session.commit()
+    refuse_then_refund(app, db_session, stripe_service, order)
     [mail] = outbox(db_session, f"order-refunded:{order.id}")
     assert mail.to_address == "marie.durand@example.org"
     assert "remboursée" in mail.subject
@@ -533,31 +532,7 @@ def test_a_subscription_whose_answer_was_lost_is_found_again(
     import datetime as dt
 
     order = paid_offer_order(db_session)
-    customer = stripe_service.ensure_customer(customer_id=None, email=None, name="L", metadata={})
-    setup = stripe_service.create_setup_intent(customer_id=customer, method="card", metadata={})
-    intent = stripe_service._call(
-        stripe_service._client.v1.setup_intents.confirm,
-        setup.setup_intent_id,
-        params={"payment_method_data": {"type": "card", "card": CARD}},
-    )
-    stripe_service.set_default_payment_method(
-        customer_id=customer, payment_method_id=intent["payment_method"]
-    )
-    terms = checkout.recurring_terms(db_session, order)
-    stripe_service.ensure_plan(
-        plan_id=terms.plan_id,
-        amount_cents=terms.unit_amount_cents,
-        currency="EUR",
-        interval="month",
-        product_name="x",
-    )
-    subscription = stripe_service.create_subscription(
-        customer_id=customer,
-        plan_id=terms.plan_id,
-        quantity=1,
-        metadata={"order_id": str(order.id)},
-        idempotency_key="lost",
-    )
+    customer, subscription = subscribe_at_stripe(db_session, stripe_service, order, key="lost")
     stored = db_session.get(Order, order.id)
     stored.stripe_customer_id = customer  # the request crashed after this, before the answer
     db_session.commit()
