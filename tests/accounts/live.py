@@ -40,6 +40,7 @@ class LiveProcess:
     url: str
     process: subprocess.Popen
     output: list[str]
+    database_url: str | None = None  # the portal's, for a test to add what it needs
 
 
 def _wait_for_url(
@@ -134,4 +135,5 @@ def live_portal(
         env["PSC_CLIENT_SECRET"] = CLIENT_SECRET
     command = [sys.executable, "-m", "portal.devserver", "--port", "0"]
     with _running(command, env, "Portail des offres MSSanté") as portal:
+        portal.database_url = env["DATABASE_URL"]
         yield portal
