@@ -247,10 +247,15 @@ def _own_order(order_id: int) -> Order:
 @login_required
 def order(order_id: int):
     order = _own_order(order_id)
-    view = services.order_view(get_session(), order)
+    db = get_session()
+    events = states.events_of(db, order.id)
+    # Read the order again after its steps: on PostgreSQL each statement sees the latest
+    # commit, and a step committed in between must not be listed under an older state.
+    db.refresh(order)
+    view = services.order_view(db, order)
     context = {
         "view": view,
-        "events": states.events_of(get_session(), order.id),
+        "events": events,
         "live": OrderState(order.state) in LIVE_REFRESH_STATES,
         "states": states,
         "can_cancel": services.can_cancel(order),
