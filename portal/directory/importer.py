@@ -40,6 +40,7 @@ from portal.directory.extraction import (
 )
 from portal.directory.indexing import index_values, typo_terms
 from portal.directory.models import DirectoryEntry
+from portal.directory.search import SQLITE_FTS_TAGS
 
 MAX_LINE_BYTES = 64 * 1024  # a real line is < 1 KB; anything longer is not this format
 KEPT_REJECTIONS = 1000  # rejections kept in the report; the rest are counted
@@ -465,8 +466,8 @@ def _swap_sqlite(connection: Connection, report: ImportReport) -> None:
         run("DROP TABLE directoryentry_fts")
         run(fts_sql)
         run(
-            "INSERT INTO directoryentry_fts(rowid, search_text) "
-            "SELECT id, search_text FROM directoryentry"
+            "INSERT INTO directoryentry_fts(rowid, search_text, tags) "
+            f"SELECT id, search_text, {SQLITE_FTS_TAGS} FROM directoryentry"
         )
     for sql in triggers:
         run(sql)
