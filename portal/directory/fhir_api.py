@@ -8,16 +8,18 @@ mailboxes are never shown.
 from __future__ import annotations
 
 import hmac
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, json, request
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, select
 
 from portal.db import get_session, utcnow
 from portal.directory import fhir
 from portal.directory.fhir import FhirError, operation_outcome
+from portal.directory.indexing import fold
 from portal.directory.models import DirectoryEntry
 from portal.directory.search import full_text_condition, query_words
 from portal.directory.writes import apply_patch
@@ -222,11 +224,55 @@ def _condition(
         codes = [code.rpartition("|")[2].upper() for code in value.split(",")]
         return DirectoryEntry.mailbox_type.in_(codes)
     if name == "name":
-        tokens = query_words(value)
-        if not tokens:
-            raise FhirError(400, "value", "The name parameter needs at least one letter or digit.")
-        return full_text_condition(session, [[token + "*"] for token in tokens])
+        return _name_condition(session, resource_type, value)
     return _identifier_condition(resource_type, value)
+
+
+def _name_condition(session: Session, resource_type: str, value: str) -> ColumnElement[bool]:
+    """Every word of ``value`` begins a word of the entry's names (accents and case ignored).
+
+    A single letter or digit is an initial: it narrows what the other words found to
+    practitioners whose first or last name begins with it ("J Dupont"), or to organisations
+    whose name does. On its own it
+    is refused: as a prefix it would match a large part of the directory, and every entry
+    holds words beginning with "m" ("mssante" in its address)."""
+    tokens = query_words(value)
+    if not tokens:
+        raise FhirError(400, "value", "The name parameter needs at least one letter or digit.")
+    words = [token for token in tokens if len(token) > 1]
+    if not words:
+        raise FhirError(
+            400,
+            "too-costly",
+            f"name={value!r}: give at least two letters of a name. A single letter only "
+            "narrows a search as an initial beside a longer word (name=J Dupont).",
+        )
+    initials = [token for token in tokens if len(token) == 1]
+    return and_(
+        full_text_condition(session, [[word + "*"] for word in words]),
+        *(_initial_condition(resource_type, initial) for initial in initials),
+    )
+
+
+def _initial_condition(resource_type: str, initial: str) -> ColumnElement[bool]:
+    """A name of the holder begins with ``initial`` (a folded letter or digit), whatever its
+    accent or case: its first character is one of those that fold to it."""
+    first_characters = sorted(_characters_folding_to(initial))
+    if resource_type == "Organization":
+        names = (DirectoryEntry.structure_name, DirectoryEntry.structure_trade_name)
+    else:
+        names = (DirectoryEntry.first_name, DirectoryEntry.last_name)
+    return or_(*(func.substr(name, 1, 1).in_(first_characters) for name in names))
+
+
+@lru_cache(maxsize=64)
+def _characters_folding_to(initial: str) -> frozenset[str]:
+    # Latin-1 and Latin Extended-A cover the accented letters of French names (É, Ç, Œ, Ÿ…).
+    return frozenset(
+        character
+        for character in map(chr, range(0x20, 0x180))
+        if fold(character)[:1] == initial or fold(character.upper())[:1] == initial
+    ) | {initial.upper()}
 
 
 def _identifier_condition(resource_type: str, value: str) -> ColumnElement[bool]:

@@ -523,9 +523,11 @@ def _rank_candidates(
         ranking.add(session, _match(session, groups, narrow).where(*conditions), tier)
         if ranking.capped:
             return ranking, corrections
-    # One typo: each word in turn replaced by its neighbours, the others as typed. Everything
-    # the words match as typed is already ranked (that tier stayed under the cap), so each
-    # query only looks for what the neighbours add, intersecting rare words first.
+    # One typo per word: first each word in turn replaced by its neighbours, the others as
+    # typed. Everything the words match as typed is already ranked (that tier stayed under
+    # the cap), so these queries only look for what the neighbours add, and the index
+    # intersects those rare words first. Then, if several words have neighbours, all of them
+    # at once (a typo in each word).
     neighbours = typo_candidates(
         session, [token for token in tokens if len(token) >= 4 and not token.isdigit()]
     )
@@ -539,7 +541,11 @@ def _rank_candidates(
         if ranking.add(session, _match(session, groups, narrow).where(*conditions), TYPO):
             corrections[token] = neighbours[token]
         if ranking.capped:
-            break
+            return ranking, corrections
+    if len(neighbours) > 1:
+        groups = [[_prefix(token), *neighbours.get(token, [])] for token in tokens]
+        if ranking.add(session, _match(session, groups, narrow).where(*conditions), TYPO):
+            corrections = {token: neighbours[token] for token in tokens if token in neighbours}
     return ranking, corrections
 
 

@@ -409,3 +409,52 @@ def test_patch_replace_edits_metadata_but_not_type_and_delete_removes(
         ).first()
         is None
     )
+
+
+# --- name= ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_duponts(db_session, directory):
+    for n, first in enumerate(["Élodie", "Jean", "Émile"]):
+        make_entry(
+            db_session,
+            address=f"dupont.{n}@initiales.mssante.fr",
+            idnps=f"83000000000{n}",
+            first_name=first,
+            last_name="Dupont",
+        )
+    db_session.commit()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("dupont", ["810000000001", "830000000000", "830000000001", "830000000002"]),
+        ("J Dupont", ["830000000001"]),
+        ("dupont m", ["810000000001"]),  # Marie: an initial in any position
+        ("e dupont", ["830000000000", "830000000002"]),  # É of Élodie and Émile
+        ("É. DUPONT", ["830000000000", "830000000002"]),
+        ("Em Dupont", ["830000000002"]),  # two letters are a prefix again
+        ("x dupont", []),
+    ],
+)
+def test_a_single_letter_beside_a_name_is_an_initial(client, three_duponts, name, expected):
+    body = fhir_get(client, f"/fhir/Practitioner?name={name}")
+    assert sorted(item["resource"]["id"] for item in body.get("entry", [])) == expected
+    assert body["total"] == len(expected)
+
+
+@pytest.mark.parametrize("name", ["m", "M.", "j d", "7"])
+def test_a_name_of_single_letters_is_refused_not_expanded(client, three_duponts, name):
+    # "m" as a prefix would match every entry ("mssante" is in every address).
+    outcome = fhir_get(client, f"/fhir/Practitioner?name={name}", status=400)
+    assert outcome["issue"][0]["code"] == "too-costly"
+    assert "at least two letters" in outcome["issue"][0]["diagnostics"]
+
+
+def test_an_initial_narrows_organizations_by_their_name(client, directory):
+    body = fhir_get(client, "/fhir/Organization?name=c voltaire")
+    assert [item["resource"]["id"] for item in body["entry"]] == ["1750000099"]
+    body = fhir_get(client, "/fhir/Organization?name=v sante")
+    assert body["total"] == 0

@@ -369,6 +369,13 @@ def test_schema_search_index_and_ids_survive_the_swap(empty_directory, tmp_path)
         # Word beginnings work on the swapped table (PostgreSQL: the "^volt" lexemes).
         page = search_directory(session, SearchFilters(q="volt cent", place="69"))
         assert [holder.name for holder in page.results] == ["Centre de santé Voltaire"]
+        # The filters' tags are indexed for the swapped rows too (migration 0008).
+        page = search_directory(session, SearchFilters(q="dupont", profession="10"))
+        assert [holder.name for holder in page.results] == ["Marie Dupont"]
+        assert search_directory(session, SearchFilters(q="dupont", profession="60")).total == 0
+        page = search_directory(session, SearchFilters(q="centre", mailbox_type="ORG"))
+        assert [holder.name for holder in page.results] == ["Centre de santé Voltaire"]
+        assert search_directory(session, SearchFilters(q="dupont", place="69")).total == 0
         highest = max(entry.id for entry in session.exec(select(DirectoryEntry)).all())
     add_portal_entry(empty_directory, address="after.swap@pro.mssante.fr")
     assert entries(empty_directory)["after.swap@pro.mssante.fr"].id > highest

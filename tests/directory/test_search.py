@@ -368,3 +368,104 @@ def test_migration_fills_prefixes_like_the_importer(db_session, directory):
     assert names(db_session, q="dupo mar") == ["Marie Dupont"]
     # The planner setting of the search does not outlive it.
     assert db_session.execute(text("SHOW enable_seqscan")).scalar_one() == "on"
+
+
+# --- Filters inside the index, long prefixes, typos in several words --------------------------
+
+
+@pytest.fixture
+def voltaires(db_session):
+    common = {"postal_code": "97110", "address_l6": "97110 POINTE-A-PITRE"}
+    make_entry(
+        db_session,
+        address="officine@voltaire.mssante.fr",
+        mailbox_type="ORG",
+        structure_id_type="1",
+        structure_id="970000011",
+        structure_name="Pharmacie Voltaire",
+        **common,
+    )
+    make_entry(
+        db_session,
+        address="paul.voltaire@pharmacien.mssante.fr",
+        idnps="810000002001",
+        first_name="Paul",
+        last_name="Voltaire",
+        profession_code="21",
+        profession_label="Pharmacien",
+        **common,
+    )
+    make_entry(
+        db_session,
+        address="luc.voltaire@pro.mssante.fr",
+        idnps="810000002002",
+        first_name="Luc",
+        last_name="Voltaire",
+        profession_code="99",
+        profession_label="Pharmacologue",  # begins with "pharma", not with "pharmacie"
+        postal_code="20000",
+        address_l6="20000 AJACCIO",
+    )
+    db_session.commit()
+
+
+def test_a_long_prefix_beside_another_word_matches_whole(db_session, voltaires):
+    # Exact words first, then "pharmacie" as a prefix (pharmacien); never "pharmacologue".
+    assert names(db_session, q="pharmacie voltaire") == ["Pharmacie Voltaire", "Paul Voltaire"]
+    assert names(db_session, q="voltaire pharmaci") == ["Pharmacie Voltaire", "Paul Voltaire"]
+    assert names(db_session, q="pharmaco volt") == ["Luc Voltaire"]
+    assert names(db_session, q="pharmacologues voltaire") == []
+
+
+def test_filters_with_words_on_every_kind_of_place(db_session, voltaires):
+    assert names(db_session, q="voltaire", profession="21") == ["Paul Voltaire"]
+    assert names(db_session, q="voltaire", mailbox_type="ORG") == ["Pharmacie Voltaire"]
+    assert names(db_session, q="voltaire", place="971", profession="21") == ["Paul Voltaire"]
+    assert names(db_session, q="voltaire", place="97") == ["Pharmacie Voltaire", "Paul Voltaire"]
+    assert names(db_session, q="voltaire", place="97110", mailbox_type="PER") == ["Paul Voltaire"]
+    assert names(db_session, q="voltaire", place="2A") == ["Luc Voltaire"]
+    assert names(db_session, q="voltaire", place="2B") == ["Luc Voltaire"]  # postcodes 20…
+    assert names(db_session, q="voltaire", place="75") == []
+
+
+def test_a_changed_profession_is_found_by_its_new_filter(db_session, voltaires):
+    from sqlmodel import select
+
+    from portal.directory.models import DirectoryEntry
+
+    entry = db_session.exec(
+        select(DirectoryEntry).where(DirectoryEntry.address == "luc.voltaire@pro.mssante.fr")
+    ).one()
+    entry.profession_code = "21"
+    db_session.commit()
+    assert names(db_session, q="voltaire", profession="21") == ["Luc Voltaire", "Paul Voltaire"]
+
+
+def test_a_typo_in_each_of_two_words(db_session, directory):
+    page = search_directory(db_session, SearchFilters(q="Dupnot Mraie"))
+    assert [holder.name for holder in page.results] == ["Marie Dupont"]
+    assert page.corrections == {"dupnot": ["dupont"], "mraie": ["marie"]}
+
+
+def test_only_the_word_whose_neighbours_found_someone_is_announced(db_session, directory):
+    page = search_directory(db_session, SearchFilters(q="Dupnot Marie"))
+    assert [holder.name for holder in page.results] == ["Marie Dupont"]
+    assert page.corrections == {"dupnot": ["dupont"]}
+
+
+@pytest.mark.server
+def test_postgresql_matches_words_and_filters_through_the_text_index(db_session, voltaires):
+    from sqlalchemy import text
+
+    from portal.directory.search import _match, narrowing
+
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.fail("This test needs TEST_DATABASE_URL (PostgreSQL).")
+    filters = SearchFilters(q="pharmacie volt", profession="21", place="971")
+    statement = _match(db_session, [["pharmacie"], ["volt*"]], narrowing(db_session, filters))
+    compiled = statement.compile(db_session.get_bind(), compile_kwargs={"literal_binds": True})
+    db_session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(row[0] for row in db_session.execute(text(f"EXPLAIN {compiled}")))
+    # The query's expression is the index's (migration 0008), the tags are in the tsquery.
+    assert "ix_directoryentry_fts" in plan
+    assert "'pharmacie'' & ''^volt'' & ''^971'' & ''=p21'" in plan
