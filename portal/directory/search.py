@@ -526,8 +526,8 @@ def _rank_candidates(
     # One typo per word: first each word in turn replaced by its neighbours, the others as
     # typed. Everything the words match as typed is already ranked (that tier stayed under
     # the cap), so these queries only look for what the neighbours add, and the index
-    # intersects those rare words first. Then, if several words have neighbours, all of them
-    # at once (a typo in each word).
+    # intersects those rare words first. Then, if several words have neighbours, a typo in
+    # each of them at once (with three or more, the combinations of two are not tried).
     neighbours = typo_candidates(
         session, [token for token in tokens if len(token) >= 4 and not token.isdigit()]
     )
@@ -543,7 +543,7 @@ def _rank_candidates(
         if ranking.capped:
             return ranking, corrections
     if len(neighbours) > 1:
-        groups = [[_prefix(token), *neighbours.get(token, [])] for token in tokens]
+        groups = [neighbours.get(token) or [_prefix(token)] for token in tokens]
         if ranking.add(session, _match(session, groups, narrow).where(*conditions), TYPO):
             corrections = {token: neighbours[token] for token in tokens if token in neighbours}
     return ranking, corrections
