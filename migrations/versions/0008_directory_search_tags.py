@@ -8,7 +8,8 @@ index scan itself and only matching rows are read:
 - PostgreSQL: the GIN index also covers ``=p<profession code>`` and ``=t<mailbox type>``
   (``=p10``, ``=tper``), built from the columns (no new data); a département is already the
   indexed beginning of the postcode (``^75``).
-- SQLite: the FTS5 table gets a second column, ``tags`` (``p10 tper d75``: profession, type and
+- SQLite: the FTS5 table indexes word beginnings up to 6 characters like PostgreSQL (it
+  stopped at 4) and gets a second column, ``tags`` (``p10 tper d75``: profession, type and
   département, i.e. the first two characters of the postcode, and three for 97x/98x), kept in
   step by the triggers. User words are matched in the ``search_text`` column only. A
   département used to be matched as the prefix ``75*`` of any word, which every RPPS starting
@@ -55,7 +56,12 @@ def _tags(row: str) -> str:
     )
 
 
-FTS5_OPTIONS = "tokenize='unicode61 remove_diacritics 2', prefix='2 3 4'"
+# Beginnings of 2 to 6 characters are indexed as entries of their own, as on PostgreSQL
+# (migration 0006): "masson*" or "pharma*" is then one list, not the merge of every word it
+# starts (measured at a million entries: 0.7 against 1.1 ms, 1.0 against 7.5 ms; the FTS5
+# table grows from 207 to 262 MB and takes 5 s more to fill).
+FTS5_OPTIONS = "tokenize='unicode61 remove_diacritics 2', prefix='2 3 4 5 6'"
+FTS5_PREVIOUS_OPTIONS = "tokenize='unicode61 remove_diacritics 2', prefix='2 3 4'"
 SQLITE_UP = (
     "DROP TRIGGER IF EXISTS directoryentry_fts_update",
     "DROP TRIGGER IF EXISTS directoryentry_fts_delete",
@@ -80,7 +86,7 @@ SQLITE_DOWN = (
     "DROP TRIGGER IF EXISTS directoryentry_fts_delete",
     "DROP TRIGGER IF EXISTS directoryentry_fts_insert",
     "DROP TABLE IF EXISTS directoryentry_fts",
-    f"CREATE VIRTUAL TABLE directoryentry_fts USING fts5(search_text, {FTS5_OPTIONS})",
+    f"CREATE VIRTUAL TABLE directoryentry_fts USING fts5(search_text, {FTS5_PREVIOUS_OPTIONS})",
     "CREATE TRIGGER directoryentry_fts_insert AFTER INSERT ON directoryentry BEGIN "
     "INSERT INTO directoryentry_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
     "CREATE TRIGGER directoryentry_fts_delete AFTER DELETE ON directoryentry BEGIN "

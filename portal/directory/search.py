@@ -237,7 +237,9 @@ _POSTGRESQL_VECTOR = (
     " || ' =t' || regexp_replace(lower(directoryentry.mailbox_type), '[^a-z0-9]', '', 'g')"
     ")::tsvector)"
 )
-_FTS5_LONGEST_PREFIX = 4  # prefix='2 3 4' of the FTS5 table (migration 0002)
+# The longest word beginnings indexed as entries of their own: search_prefixes on PostgreSQL
+# (migration 0006), prefix='2 3 4 5 6' of the FTS5 table (migration 0008).
+_LONGEST_INDEXED_PREFIX = PREFIX_LENGTHS[-1]
 
 
 def query_words(q: str) -> list[str]:
@@ -312,7 +314,7 @@ def _fts5_query(
     def word(term: str, alone: bool) -> str:
         if not term.endswith("*"):
             return f'"{term}"'
-        stem = _indexed_stem(term, _FTS5_LONGEST_PREFIX, alone, beginnings) or term[:-1]
+        stem = _indexed_stem(term, _LONGEST_INDEXED_PREFIX, alone, beginnings) or term[:-1]
         return f'"{stem}"*'
 
     parts = []
@@ -339,7 +341,7 @@ def _tsquery(
     def word(term: str, alone: bool) -> str:
         if not term.endswith("*"):
             return f"'{term}'"
-        stem = _indexed_stem(term, PREFIX_LENGTHS[-1], alone, beginnings) or term[:-1]
+        stem = _indexed_stem(term, _LONGEST_INDEXED_PREFIX, alone, beginnings) or term[:-1]
         if len(stem) in PREFIX_LENGTHS and indexed_prefix(stem):
             return f"'{PREFIX_MARK}{stem}'"
         return f"'{stem}':*"
