@@ -211,7 +211,7 @@ def typo_candidates(session: Session, tokens: list[str]) -> dict[str, list[str]]
 #
 # A query is answered in tiers, each a full-text match limited to MAX_RESULTS + 1 rows, so the
 # cost is bounded by the cap and not by how common a name is: every word exactly, then every
-# word as a prefix, then one word replaced by its one-typo neighbours from the vocabulary.
+# word as a prefix, then words replaced by their one-typo neighbours from the vocabulary.
 # Holders are ranked by the first tier that found them, then by name. Once a tier reaches the
 # cap the search stops and says so (précisez votre recherche). A lone identifier (RPPS, IDNPS,
 # ADELI, FINESS, SIREN, SIRET) is first looked up exactly through the B-tree indexes. Filters
@@ -288,7 +288,7 @@ def _code(value: str) -> str:
     )
 
 
-def _indexed_stem(term: str, longest: int, alone: bool, beginnings: list[str]) -> str | None:
+def _indexed_stem(term: str, alone: bool, beginnings: list[str]) -> str | None:
     """For a prefix term ("pharmacie*") alone in its group, beside other groups, and longer
     than the longest beginning the index holds as one entry: that beginning ("pharma"), the
     whole prefix being checked on the rows (``beginnings``). Matching the longer prefix in the
@@ -298,9 +298,9 @@ def _indexed_stem(term: str, longest: int, alone: bool, beginnings: list[str]) -
     prefix alone in the query stays whole: nothing would bound the rows its beginning reads
     ("renaudier" would read every "rena…")."""
     stem = term[:-1]
-    if alone and len(stem) > longest and indexed_prefix(stem):
+    if alone and len(stem) > _LONGEST_INDEXED_PREFIX and indexed_prefix(stem):
         beginnings.append(stem)
-        return stem[:longest]
+        return stem[:_LONGEST_INDEXED_PREFIX]
     return None
 
 
@@ -314,7 +314,7 @@ def _fts5_query(
     def word(term: str, alone: bool) -> str:
         if not term.endswith("*"):
             return f'"{term}"'
-        stem = _indexed_stem(term, _LONGEST_INDEXED_PREFIX, alone, beginnings) or term[:-1]
+        stem = _indexed_stem(term, alone, beginnings) or term[:-1]
         return f'"{stem}"*'
 
     parts = []
@@ -341,7 +341,7 @@ def _tsquery(
     def word(term: str, alone: bool) -> str:
         if not term.endswith("*"):
             return f"'{term}'"
-        stem = _indexed_stem(term, _LONGEST_INDEXED_PREFIX, alone, beginnings) or term[:-1]
+        stem = _indexed_stem(term, alone, beginnings) or term[:-1]
         if len(stem) in PREFIX_LENGTHS and indexed_prefix(stem):
             return f"'{PREFIX_MARK}{stem}'"
         return f"'{stem}':*"
