@@ -21,7 +21,7 @@ from portal.directory import fhir
 from portal.directory.fhir import FhirError, operation_outcome
 from portal.directory.indexing import fold
 from portal.directory.models import DirectoryEntry
-from portal.directory.search import full_text_condition, query_words
+from portal.directory.search import full_text_condition, mailbox_type_tag, query_words
 from portal.directory.writes import apply_patch
 from portal.extensions import csrf
 from portal.identifiers import (
@@ -248,8 +248,12 @@ def _name_condition(session: Session, resource_type: str, value: str) -> ColumnE
             "narrows a search as an initial beside a longer word (name=J Dupont).",
         )
     initials = [token for token in tokens if len(token) == 1]
+    # The resource's mailbox types narrow the index scan too: an organisation named like many
+    # practitioners ("martin") would otherwise read every one of them to filter them out.
+    types = fhir.STRUCTURE_TYPES if resource_type == "Organization" else fhir.PERSONAL_TYPES
+    type_tags = tuple(sorted(mailbox_type_tag(session, code) for code in types))
     return and_(
-        full_text_condition(session, [[word + "*"] for word in words]),
+        full_text_condition(session, [[word + "*"] for word in words], [type_tags]),
         *(_initial_condition(resource_type, initial) for initial in initials),
     )
 

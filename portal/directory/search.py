@@ -246,6 +246,9 @@ def query_words(q: str) -> list[str]:
     return [word[:MAX_TERM_LENGTH] for word in words(q)][:MAX_QUERY_WORDS]
 
 
+Tag = str | tuple[str, ...]  # an index tag, or alternatives ("=torg", "=tapp")
+
+
 @dataclass(frozen=True)
 class Narrowing:
     """What the filters add to a full-text match, so that the index narrows by them: words
@@ -269,8 +272,14 @@ def narrowing(session: Session, filters: SearchFilters) -> Narrowing:
     if filters.profession:
         tags.append(("p" if sqlite else "=p") + _code(filters.profession))
     if filters.mailbox_type:
-        tags.append(("t" if sqlite else "=t") + _code(filters.mailbox_type))
+        tags.append(mailbox_type_tag(session, filters.mailbox_type))
     return Narrowing(tuple(groups), tuple(tags))
+
+
+def mailbox_type_tag(session: Session, mailbox_type: str) -> str:
+    """The index tag of entries of this mailbox type (migration 0008)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    return ("t" if sqlite else "=t") + _code(mailbox_type)
 
 
 def _department(place: str) -> str | None:
@@ -305,7 +314,7 @@ def _indexed_stem(term: str, alone: bool, beginnings: list[str]) -> str | None:
 
 
 def _fts5_query(
-    groups: list[list[str]], tags: Iterable[str] = (), beginnings: list[str] | None = None
+    groups: list[list[str]], tags: Iterable[Tag] = (), beginnings: list[str] | None = None
 ) -> str:
     """An FTS5 query: the words in the ``search_text`` column, the filters in ``tags``."""
     beginnings = [] if beginnings is None else beginnings
@@ -326,12 +335,18 @@ def _fts5_query(
         parts.append(f"search_text : ({words_})")
     tags = list(tags)
     if tags:
-        parts.append("tags : (" + " AND ".join(f'"{tag}"' for tag in tags) + ")")
+        parts.append("tags : (" + " AND ".join(_tag_clause(tag, '"', " OR ") for tag in tags) + ")")
     return " AND ".join(parts)
 
 
+def _tag_clause(tag: Tag, quote: str, either: str) -> str:
+    if isinstance(tag, str):
+        return f"{quote}{tag}{quote}"
+    return "(" + either.join(f"{quote}{alternative}{quote}" for alternative in tag) + ")"
+
+
 def _tsquery(
-    groups: list[list[str]], tags: Iterable[str] = (), beginnings: list[str] | None = None
+    groups: list[list[str]], tags: Iterable[Tag] = (), beginnings: list[str] | None = None
 ) -> str:
     """A tsquery literal (read as is, no parser). A prefix of an indexed length is the marked
     word-beginning lexeme of migration 0006 ("^dupo"); a longer one its longest indexed
@@ -350,7 +365,7 @@ def _tsquery(
         "(" + " | ".join(word(term, len(group) == 1 < len(groups)) for term in group) + ")"
         for group in groups
     ]
-    clauses += [f"'{tag}'" for tag in tags]
+    clauses += [_tag_clause(tag, "'", " | ") for tag in tags]
     return " & ".join(clauses)
 
 
@@ -378,10 +393,11 @@ def _match(session: Session, groups: list[list[str]], narrow: Narrowing = Narrow
 
 
 def full_text_condition(
-    session: Session, groups: list[list[str]], tags: Iterable[str] = ()
+    session: Session, groups: list[list[str]], tags: Iterable[Tag] = ()
 ) -> ColumnElement[bool]:
     """Entries whose search words satisfy ``groups`` (AND of ORs; "word*" is a prefix) and
-    carry ``tags``, as a condition for any query on ``directoryentry``."""
+    carry ``tags`` (each a tag, or a tuple of alternatives), as a condition for any query on
+    ``directoryentry``."""
     beginnings: list[str] = []
     if session.get_bind().dialect.name == "sqlite":
         fts = _fts5_query(groups, tags, beginnings)
