@@ -14,11 +14,13 @@ over. Any error or interruption before the commit leaves the previous directory 
 from __future__ import annotations
 
 import io
-import operator
+import multiprocessing
+import multiprocessing.pool
 import os
 import tempfile
 import time
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,22 +35,27 @@ from portal.directory.extraction import (
     FIELDS,
     HEADER_LINE,
     HeaderError,
+    Layout,
     LineRejected,
+    clean_line,
     format_line,
     parse_line,
     read_header,
 )
-from portal.directory.indexing import index_values, typo_terms
+from portal.directory.indexing import LineIndexer, typo_terms
 from portal.directory.models import DirectoryEntry
 from portal.directory.search import SQLITE_FTS_TAGS
 
 MAX_LINE_BYTES = 64 * 1024  # a real line is < 1 KB; anything longer is not this format
 KEPT_REJECTIONS = 1000  # rejections kept in the report; the rest are counted
 KEPT_DUPLICATES = 1000
-STAGING = "directory_import"
+STAGING = "directory_import"  # SQLite: the temporary staging table
+NEXT = "directoryentry_next"  # the table that becomes the directory at the swap
 STAGED_COLUMNS = ("line_no", *FIELDS, "holder_key", "search_text", "search_prefixes")
 SQLITE_BATCH = 5000
-_staged_row = operator.itemgetter(*STAGED_COLUMNS)
+CHUNK_LINES = 5000  # lines validated together, by this process or a worker
+PARALLEL_MIN_BYTES = 16 << 20  # smaller files are validated in this process
+_COLUMNS = ", ".join([*FIELDS, "holder_key", "search_text", "search_prefixes"])
 
 
 class ImportAborted(Exception):
@@ -70,6 +77,7 @@ class ImportReport:
     shadowed_by_portal: int = 0
     swapped: bool = False
     seconds: dict[str, float] = field(default_factory=dict)  # per phase
+    terms: set[str] = field(default_factory=set, repr=False)  # typo vocabulary found
 
     def reject(self, line_no: int, reason: str) -> None:
         self.rejected_count += 1
@@ -180,58 +188,182 @@ def extraction_size(path: Path) -> int:
         return size
 
 
-# --- Staging ------------------------------------------------------------------------------
+# --- Loading ------------------------------------------------------------------------------
 
 
-class _Stager:
-    """Writes validated rows to the temporary staging table of one connection."""
+def _copy_text(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format with '|' between columns (NULL is empty)."""
+    if value is None or value == "":
+        return ""
+    text_value = str(value)
+    if any(character in text_value for character in "\\|\n\r\t"):
+        text_value = (
+            text_value.replace("\\", "\\\\")
+            .replace("|", "\\|")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+            .replace("\t", "\\t")
+        )
+    return text_value
+
+
+@dataclass
+class _Chunk:
+    """What a run of consecutive lines gave: the rows to load (COPY text on PostgreSQL, tuples
+    on SQLite), rejections and warnings by line number, and typo terms not returned before."""
+
+    lines_read: int = 0
+    copy_text: str = ""
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rejections: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+    terms: set[str] = field(default_factory=set)
+
+
+class _LineProcessor:
+    """Validates and indexes lines, chunk by chunk, in this process or in a worker."""
+
+    def __init__(self, layout: Layout, postgresql: bool, copy_suffix: str):
+        self.layout = layout
+        self.postgresql = postgresql
+        self.copy_suffix = copy_suffix
+        self.indexer = LineIndexer(prefixes=postgresql)
+        self.returned_terms: set[str] = set()
+
+    def __call__(self, lines: list[tuple[int, bytes | None]]) -> _Chunk:
+        chunk = _Chunk()
+        layout, index, suffix = self.layout, self.indexer, self.copy_suffix
+        trailing = layout.trailing_separator
+        copy_rows: list[str] = []
+        for line_no, raw in lines:
+            if raw is not None and not raw.strip():
+                continue  # blank lines (a final newline) are not data
+            chunk.lines_read += 1
+            try:
+                if raw is None:
+                    raise LineRejected(f"is longer than {MAX_LINE_BYTES} bytes.")
+                line = _decode(raw)
+                clean = clean_line(line, layout)
+                if clean is None:
+                    parsed = parse_line(line, layout)
+                    warnings = parsed.warnings
+                    values: list[Any] = [parsed.values[name] for name in FIELDS]
+                    indexed = index(values)
+                    if self.postgresql:
+                        copy_rows.append(
+                            f"{line_no}|{'|'.join(map(_copy_text, values))}|"
+                            f"{'|'.join(map(_copy_text, indexed))}{suffix}"
+                        )
+                    else:
+                        chunk.rows.append((line_no, *values, *indexed))
+                else:
+                    values, warnings = clean
+                    key, search_text, prefixes = index(values)
+                    if self.postgresql:
+                        # A clean line needs no escaping: it is its own COPY text.
+                        text_line = line[:-1] if trailing else line
+                        copy_rows.append(
+                            f"{line_no}|{text_line}|{key}|{search_text}|{prefixes}{suffix}"
+                        )
+                    else:
+                        chunk.rows.append(
+                            (line_no, *(value or None for value in values), key, search_text, None)
+                        )
+            except LineRejected as error:
+                chunk.rejections.append((line_no, str(error)))
+                continue
+            for warning in warnings:
+                chunk.warnings.append((line_no, warning))
+        chunk.copy_text = "".join(copy_rows)
+        chunk.terms = index.terms - self.returned_terms
+        self.returned_terms |= chunk.terms
+        index.terms = set()
+        return chunk
+
+
+_WORKER: _LineProcessor | None = None
+
+
+def _start_worker(layout: Layout, postgresql: bool, copy_suffix: str) -> None:
+    global _WORKER  # one processor per worker process, made once
+    _WORKER = _LineProcessor(layout, postgresql, copy_suffix)
+
+
+def _process_in_worker(lines: list[tuple[int, bytes | None]]) -> _Chunk:
+    assert _WORKER is not None
+    return _WORKER(lines)
+
+
+class _Loader:
+    """Where validated rows go while the file is read."""
+
+    copy_suffix = ""
+
+    def write(self, chunk: _Chunk) -> None:
+        raise NotImplementedError
+
+    def close(self, error: BaseException | None = None) -> None:
+        raise NotImplementedError
+
+
+class _PostgresLoader(_Loader):
+    """Streams the rows with ``COPY`` straight into ``directoryentry_next``, the table that will
+    become the directory, each row carrying its line number (``import_line``, dropped before
+    the swap) so that duplicates can be reported. Nothing is visible to other sessions until
+    the transaction commits."""
+
+    def __init__(self, connection: Connection):
+        run = connection.exec_driver_sql
+        run(f"DROP TABLE IF EXISTS {NEXT}")
+        run(
+            f"CREATE TABLE {NEXT} (LIKE directoryentry INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+            "INCLUDING GENERATED)"
+        )
+        run(f"ALTER TABLE {NEXT} ADD COLUMN import_line integer")
+        now = utcnow().isoformat()
+        # liste_rouge, preferred, source, created_at, updated_at: the same for every line.
+        self.copy_suffix = f"|f|f|import|{now}|{now}\n"
+        self._cursor = connection.connection.driver_connection.cursor()
+        self._copy_context = self._cursor.copy(
+            f"COPY {NEXT} (import_line, {_COLUMNS}, liste_rouge, preferred, source, "
+            "created_at, updated_at) FROM STDIN WITH (DELIMITER '|', NULL '')"
+        )
+        self._copy = self._copy_context.__enter__()
+
+    def write(self, chunk: _Chunk) -> None:
+        if chunk.copy_text:
+            self._copy.write(chunk.copy_text)
+
+    def close(self, error: BaseException | None = None) -> None:
+        if self._copy_context is None:
+            return
+        context, self._copy_context = self._copy_context, None
+        if error is None:
+            context.__exit__(None, None, None)
+        else:
+            context.__exit__(type(error), error, error.__traceback__)
+        self._cursor.close()
+
+
+class _SqliteStager(_Loader):
+    """Writes validated rows to a temporary staging table with batched inserts."""
 
     def __init__(self, connection: Connection):
         self.connection = connection
-        self.dialect = connection.dialect.name
         columns = ", ".join(
             f"{name} integer" if name == "line_no" else f"{name} text" for name in STAGED_COLUMNS
         )
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGING}")
         connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGING} ({columns})")
-        self.batch: list[tuple[Any, ...]] = []
-        self._copy = None
-        self._copy_context = None
-        if self.dialect == "postgresql":
-            cursor = connection.connection.driver_connection.cursor()
-            self._cursor = cursor
-            self._copy_context = cursor.copy(
-                f"COPY {STAGING} ({', '.join(STAGED_COLUMNS)}) FROM STDIN"
-            )
-            self._copy = self._copy_context.__enter__()
+        placeholders = ", ".join("?" for _ in STAGED_COLUMNS)
+        self.insert = f"INSERT INTO {STAGING} ({', '.join(STAGED_COLUMNS)}) VALUES ({placeholders})"
 
-    def add(self, row: tuple[Any, ...]) -> None:
-        if self._copy is not None:
-            self._copy.write_row(row)
-            return
-        self.batch.append(row)
-        if len(self.batch) >= SQLITE_BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.batch:
-            placeholders = ", ".join("?" for _ in STAGED_COLUMNS)
-            self.connection.exec_driver_sql(
-                f"INSERT INTO {STAGING} ({', '.join(STAGED_COLUMNS)}) VALUES ({placeholders})",
-                self.batch,
-            )
-            self.batch = []
+    def write(self, chunk: _Chunk) -> None:
+        if chunk.rows:
+            self.connection.exec_driver_sql(self.insert, chunk.rows)
 
     def close(self, error: BaseException | None = None) -> None:
-        if self._copy_context is not None:
-            context, self._copy_context, self._copy = self._copy_context, None, None
-            if error is None:
-                context.__exit__(None, None, None)
-            else:
-                context.__exit__(type(error), error, error.__traceback__)
-            self._cursor.close()
-        else:
-            self.flush()
+        pass
 
 
 # --- Import -------------------------------------------------------------------------------
@@ -244,40 +376,48 @@ def import_extraction(
     progress: Callable[[int], None] | None = None,
     max_rejected_ratio: float = 0.01,
     allow_shrink: bool = False,
+    workers: int | None = None,
 ) -> ImportReport:
     """Replace the imported part of the directory with the extraction at ``path``.
 
     Raises :class:`ImportAborted` (directory unchanged) when the file is not the format, when
     more than ``max_rejected_ratio`` of its lines are rejected, or when it would remove more than
     half of the imported entries (a truncated file) unless ``allow_shrink``.
+
+    On PostgreSQL, lines are validated by ``workers`` processes (default: one per CPU for
+    files of more than :data:`PARALLEL_MIN_BYTES`, none for smaller ones) while this process
+    reads the file and streams their rows, in file order, to the database.
     """
     report = ImportReport(source=str(path))
     with engine.connect() as connection, connection.begin():
-        stager = _Stager(connection)
-        terms: set[str] = set()
+        postgresql = connection.dialect.name == "postgresql"
+        if postgresql:
+            # Room for the duplicates' grouping and the index builds, in this transaction only.
+            connection.exec_driver_sql("SET LOCAL work_mem = '128MB'")
+            connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
         started = time.perf_counter()
-        try:
-            with open_extraction(path) as (stream, _size):
-                _stage(stream, stager, report, terms, progress)
-        except BaseException as error:
-            stager.close(error)
-            raise
-        stager.close()
-        report.seconds["read, validate and stage"] = time.perf_counter() - started
+        with open_extraction(path) as (stream, size):
+            if workers is None:
+                workers = (os.cpu_count() or 1) if size > PARALLEL_MIN_BYTES else 0
+            _stage(stream, connection, report, progress, workers if postgresql else 0)
+        report.seconds["read, validate and load"] = time.perf_counter() - started
         _check_thresholds(report, max_rejected_ratio)
-        started = time.perf_counter()
-        _swap(connection, report, terms, allow_shrink)
-        report.seconds["swap"] = time.perf_counter() - started
+        if postgresql:
+            _swap_in_postgresql(connection, report, report.terms, allow_shrink)
+        else:
+            started = time.perf_counter()
+            _swap(connection, report, report.terms, allow_shrink)
+            report.seconds["swap"] = time.perf_counter() - started
     report.swapped = True
     return report
 
 
 def _stage(
     stream: IO[bytes],
-    stager: _Stager,
+    connection: Connection,
     report: ImportReport,
-    terms: set[str],
     progress: Callable[[int], None] | None,
+    workers: int,
 ) -> None:
     lines = read_lines(stream)
     first = next(lines, None)
@@ -290,30 +430,74 @@ def _stage(
         raise ImportAborted(
             str(error) if isinstance(error, HeaderError) else f"Line 1 {error}"
         ) from error
-    pending_progress = consumed
+    postgresql = connection.dialect.name == "postgresql"
+    loader = _PostgresLoader(connection) if postgresql else _SqliteStager(connection)
+    try:
+        chunks = _chunks(lines, progress, consumed)
+        if workers > 0:
+            # Forked workers start at once with everything imported, and do not re-run the
+            # caller's main module as spawned ones would; they never touch the inherited
+            # database connection and leave through os._exit.
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            with context.Pool(
+                workers, _start_worker, (layout, postgresql, loader.copy_suffix)
+            ) as pool:
+                _load(_in_order(pool, chunks, window=2 * workers + 1), loader, report)
+        else:
+            _load(
+                map(_LineProcessor(layout, postgresql, loader.copy_suffix), chunks), loader, report
+            )
+    except BaseException as error:
+        loader.close(error)
+        raise
+    loader.close()
+
+
+def _chunks(
+    lines: Iterator[tuple[int, bytes | None, int]],
+    progress: Callable[[int], None] | None,
+    pending_progress: int,
+) -> Iterator[list[tuple[int, bytes | None]]]:
+    chunk: list[tuple[int, bytes | None]] = []
     for line_no, raw, consumed in lines:
         pending_progress += consumed
-        if progress is not None and pending_progress >= 1 << 20:
-            progress(pending_progress)
-            pending_progress = 0
-        if raw is not None and not raw.strip():
-            continue  # blank lines (a final newline) are not data
-        report.lines_read += 1
-        try:
-            if raw is None:
-                raise LineRejected(f"is longer than {MAX_LINE_BYTES} bytes.")
-            parsed = parse_line(_decode(raw), layout)
-        except LineRejected as error:
-            report.reject(line_no, str(error))
-            continue
-        for warning in parsed.warnings:
-            report.warn(line_no, warning)
-        values = index_values(parsed.values, prefixes=stager.dialect == "postgresql")
-        values["line_no"] = line_no
-        terms.update(typo_terms(values))
-        stager.add(_staged_row(values))
+        chunk.append((line_no, raw))
+        if len(chunk) >= CHUNK_LINES:
+            yield chunk
+            chunk = []
+            if progress is not None and pending_progress >= 1 << 20:
+                progress(pending_progress)
+                pending_progress = 0
+    if chunk:
+        yield chunk
     if progress is not None and pending_progress:
         progress(pending_progress)
+
+
+def _in_order(
+    pool: multiprocessing.pool.Pool, chunks: Iterator[list[tuple[int, bytes | None]]], window: int
+) -> Iterator[_Chunk]:
+    """The workers' results in file order, with at most ``window`` chunks in flight, so that
+    memory stays bounded however large the file."""
+    pending: deque[multiprocessing.pool.AsyncResult[_Chunk]] = deque()
+    for chunk in chunks:
+        pending.append(pool.apply_async(_process_in_worker, (chunk,)))
+        if len(pending) >= window:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def _load(results: Iterator[_Chunk], loader: _Loader, report: ImportReport) -> None:
+    for chunk in results:
+        loader.write(chunk)
+        report.lines_read += chunk.lines_read
+        for line_no, reason in chunk.rejections:
+            report.reject(line_no, reason)
+        for line_no, message in chunk.warnings:
+            report.warn(line_no, message)
+        report.terms |= chunk.terms
 
 
 def _check_thresholds(report: ImportReport, max_rejected_ratio: float) -> None:
@@ -333,12 +517,8 @@ def _check_thresholds(report: ImportReport, max_rejected_ratio: float) -> None:
 def _swap(
     connection: Connection, report: ImportReport, terms: set[str], allow_shrink: bool
 ) -> None:
+    """SQLite: merge the staged lines into the next directory table and put it in place."""
     run = connection.exec_driver_sql
-    postgresql = connection.dialect.name == "postgresql"
-    if postgresql:
-        # Writers (the publisher) wait until the swap commits; readers keep reading the
-        # current directory until the very end.
-        run("LOCK TABLE directoryentry IN EXCLUSIVE MODE")
     run(f"CREATE INDEX {STAGING}_address ON {STAGING} (address, line_no)")
     _collect_duplicates(connection, report)
 
@@ -356,17 +536,11 @@ def _swap(
         "CREATE TEMPORARY TABLE directory_import_flags AS SELECT address, preferred, liste_rouge "
         "FROM directoryentry WHERE source = 'import' AND (preferred OR liste_rouge)"
     )
-    if postgresql:
-        _swap_postgresql(connection, report)
-    else:
-        _swap_sqlite(connection, report)
+    _swap_sqlite(connection, report)
     report.shadowed_by_portal = distinct - report.entries_loaded
     _rebuild_terms(connection, terms)
     run(f"DROP TABLE {STAGING}")
     run("DROP TABLE directory_import_flags")
-
-
-_COLUMNS = ", ".join([*FIELDS, "holder_key", "search_text", "search_prefixes"])
 
 
 def _insert_first_lines(connection: Connection, target: str, first_lines: str) -> int:
@@ -388,23 +562,54 @@ def _insert_first_lines(connection: Connection, target: str, first_lines: str) -
     return result.rowcount
 
 
-def _swap_postgresql(connection: Connection, report: ImportReport) -> None:
-    """Build the next directory table beside the current one, index it in bulk, then put it in
-    place by renaming: far faster than updating a large GIN index row by row, and readers only
-    wait for the final rename."""
+def _swap_in_postgresql(
+    connection: Connection, report: ImportReport, terms: set[str], allow_shrink: bool
+) -> None:
+    """Finish ``directoryentry_next`` (loaded by :class:`_PostgresLoader`) and put it in place.
+
+    Duplicates are merged and the indexes built in bulk before anything is locked: readers and
+    writers go on using the current directory meanwhile. Then, under an exclusive lock (readers
+    still read), the portal's own entries and the professionals' flags are carried over from the
+    current table, as they are at that moment, and the new table is renamed into place.
+    """
     run = connection.exec_driver_sql
-    run("SET LOCAL maintenance_work_mem = '256MB'")
+    timings = report.seconds
+    started = time.perf_counter()
+    loaded = run(f"SELECT COUNT(*) FROM {NEXT}").scalar_one()
+    run("DROP TABLE IF EXISTS directory_import_duplicates")
     run(
-        "CREATE TABLE directoryentry_next "
-        "(LIKE directoryentry INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        "CREATE TEMPORARY TABLE directory_import_duplicates AS SELECT address, "
+        "array_agg(import_line ORDER BY import_line) AS lines, "
+        "array_agg(ctid ORDER BY import_line) AS rows "
+        f"FROM {NEXT} GROUP BY address HAVING COUNT(*) > 1"
     )
-    run("INSERT INTO directoryentry_next SELECT * FROM directoryentry WHERE source <> 'import'")
-    report.kept_portal_entries = run("SELECT COUNT(*) FROM directoryentry_next").scalar_one()
-    report.entries_loaded = _insert_first_lines(
-        connection,
-        "directoryentry_next",
-        f"SELECT DISTINCT ON (address) {_COLUMNS} FROM {STAGING} ORDER BY address, line_no",
+    # Each address keeps its first line.
+    run(
+        f"DELETE FROM {NEXT} WHERE ctid = ANY(ARRAY("
+        "SELECT unnest(rows[2:]) FROM directory_import_duplicates))"
     )
+    report.duplicate_lines = run(
+        "SELECT COALESCE(SUM(cardinality(lines) - 1), 0) FROM directory_import_duplicates"
+    ).scalar_one()
+    report.duplicates = [
+        (address, list(lines))
+        for address, lines in run(
+            "SELECT address, lines FROM directory_import_duplicates ORDER BY address "
+            f"LIMIT {KEPT_DUPLICATES}"
+        )
+    ]
+    run("DROP TABLE directory_import_duplicates")
+    run(f"ALTER TABLE {NEXT} DROP COLUMN import_line")
+    distinct = loaded - report.duplicate_lines
+    current = run("SELECT COUNT(*) FROM directoryentry WHERE source = 'import'").scalar_one()
+    if current and distinct < current / 2 and not allow_shrink:
+        raise ImportAborted(
+            f"The file holds {distinct} addresses while the directory has {current} imported "
+            "entries: it looks truncated. Use --allow-shrink if the drop is real."
+        )
+    timings["merge duplicates"] = time.perf_counter() - started
+
+    started = time.perf_counter()
     constraints = run(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = 'directoryentry'::regclass AND contype IN ('p', 'u', 'f')"
@@ -415,24 +620,69 @@ def _swap_postgresql(connection: Connection, report: ImportReport) -> None:
         "WHERE conrelid = 'directoryentry'::regclass)"
     ).all()
     for name, definition in constraints:
-        run(f'ALTER TABLE directoryentry_next ADD CONSTRAINT "{name}__next" {definition}')
+        run(f'ALTER TABLE {NEXT} ADD CONSTRAINT "{name}__next" {definition}')
+    timings["constraints (primary key, unique address, foreign key)"] = (
+        time.perf_counter() - started
+    )
+    started = time.perf_counter()
+    full_text = 0.0
     for name, definition in indexes:
         head, _, tail = definition.partition(" ON ")
         table, _, rest = tail.partition(" USING ")
+        index_started = time.perf_counter()
         run(
             f"{head.replace(name, name + '__next', 1)} ON "
-            f"{table.replace('directoryentry', 'directoryentry_next', 1)} USING {rest}"
+            f"{table.replace('directoryentry', NEXT, 1)} USING {rest}"
         )
+        if rest.startswith("gin"):
+            full_text += time.perf_counter() - index_started
+    timings["other index builds"] = time.perf_counter() - started - full_text
+    timings["full-text (GIN) index build"] = full_text
+    started = time.perf_counter()
+    run(f"ANALYZE {NEXT}")
+    timings["analyze"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    # Writers (the publisher, professionals' choices) wait from here until the commit;
+    # readers keep reading the current directory until the very end.
+    run("LOCK TABLE directoryentry IN EXCLUSIVE MODE")
+    # The portal's own entries win over imported lines with the same address.
+    report.shadowed_by_portal = run(
+        f"DELETE FROM {NEXT} AS next USING directoryentry AS kept "
+        "WHERE kept.source <> 'import' AND kept.address = next.address"
+    ).rowcount
+    columns = ", ".join(
+        f'"{name}"'
+        for (name,) in run(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'directoryentry'::regclass "
+            "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum"
+        )
+    )
+    report.kept_portal_entries = run(
+        f"INSERT INTO {NEXT} ({columns}) SELECT {columns} FROM directoryentry "
+        "WHERE source <> 'import'"
+    ).rowcount
+    report.entries_loaded = distinct - report.shadowed_by_portal
+    # Choices professionals made on imported entries survive the re-import.
+    run(
+        f"UPDATE {NEXT} AS next SET preferred = old.preferred, liste_rouge = old.liste_rouge "
+        "FROM directoryentry AS old WHERE old.source = 'import' "
+        "AND (old.preferred OR old.liste_rouge) AND next.address = old.address "
+        "AND next.source = 'import'"
+    )
     sequence = run("SELECT pg_get_serial_sequence('directoryentry', 'id')").scalar_one()
     if sequence:
-        run(f"ALTER SEQUENCE {sequence} OWNED BY directoryentry_next.id")
+        run(f"ALTER SEQUENCE {sequence} OWNED BY {NEXT}.id")
     run("DROP TABLE directoryentry")
-    run("ALTER TABLE directoryentry_next RENAME TO directoryentry")
+    run(f"ALTER TABLE {NEXT} RENAME TO directoryentry")
     for name, _ in constraints:
         run(f'ALTER TABLE directoryentry RENAME CONSTRAINT "{name}__next" TO "{name}"')
     for name, _ in indexes:
         run(f'ALTER INDEX "{name}__next" RENAME TO "{name}"')
-    run("ANALYZE directoryentry")
+    timings["swap under lock"] = time.perf_counter() - started
+    started = time.perf_counter()
+    _rebuild_terms(connection, terms)
+    timings["typo vocabulary"] = time.perf_counter() - started
 
 
 def _swap_sqlite(connection: Connection, report: ImportReport) -> None:

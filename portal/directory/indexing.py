@@ -136,6 +136,100 @@ def index_values(values: dict[str, Any], *, prefixes: bool = True) -> dict[str, 
     return values
 
 
+# --- The same, for the importer's lists of extraction values ------------------------------
+# The importer holds a line as the list of its 31 values (""/None when empty) and calls this for
+# every line, so the per-value work is remembered: a name, a profession or a town gives the
+# same words, beginnings and typo terms every time it appears.
+
+
+def _positions(names: tuple[str, ...]) -> tuple[int, ...]:
+    from portal.directory.extraction import FIELDS
+
+    return tuple(FIELDS.index(name) for name in names if name in FIELDS)
+
+
+@lru_cache(maxsize=1 << 17)
+def _value_index(value: str) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """The words of a value, their marked beginnings and its typo terms."""
+    found = field_words(value)
+    return (
+        found,
+        " ".join(filter(None, map(_word_prefixes, found))),
+        tuple(word for word in found if 3 <= len(word) <= MAX_TERM_LENGTH and not word.isdigit()),
+    )
+
+
+class LineIndexer:
+    """``holder_key``, ``search_text`` and ``search_prefixes`` of one extraction line, given as
+    its list of values in extraction order; the same text as :func:`index_values` (prefixes
+    may repeat, which the tsvector ignores). Collects the typo vocabulary in ``terms``."""
+
+    def __init__(self, *, prefixes: bool = True):
+        from portal.directory.extraction import FIELDS
+
+        self.prefixes = prefixes
+        self.terms: set[str] = set()
+        position = FIELDS.index
+        term_positions = _positions(_TERM_FIELDS)
+        # (position, whether its words are typo terms), in the order of search_text.
+        self._text = tuple((index, index in term_positions) for index in _positions(_TEXT_FIELDS))
+        assert set(term_positions) <= {index for index, _ in self._text}
+        self._type, self._address = position("mailbox_type"), position("address")
+        self._pp_id, self._idnps = position("pp_id"), position("idnps")
+        self._structure_type = position("structure_id_type")
+        self._structure_id = position("structure_id")
+
+    def __call__(self, values: list[Any]) -> tuple[str, str, str | None]:
+        found: list[str] = []
+        prefixes: list[str] = []
+        add_terms = self.terms.update
+        for index, is_term in self._text:
+            value = values[index]
+            if value:
+                value_words, value_prefixes, value_terms = _value_index(value)
+                found += value_words
+                prefixes.append(value_prefixes)
+                if is_term:
+                    add_terms(value_terms)
+        pp_id, idnps = values[self._pp_id], values[self._idnps]
+        structure_type, structure_id = values[self._structure_type], values[self._structure_id]
+        address = values[self._address]
+        identifiers: list[str] = []
+        if pp_id:
+            identifiers.append(pp_id.lower())
+        if idnps:
+            identifiers.append(idnps.lower())
+        if structure_id:
+            identifiers.append(structure_id.lower())
+            if structure_type and structure_id.startswith(structure_type):
+                # National ids are "type digit + number": the bare FINESS/SIRET is found too.
+                identifiers.append(structure_id[1:].lower())
+        # Each address is different: its words are not remembered (its domain's are).
+        local, _, domain = address.partition("@")
+        local_words = _WORD.findall(local if local.isascii() else fold(local))
+        domain_words, domain_prefixes, _ = _value_index(domain)
+        found += identifiers
+        found += local_words
+        found += domain_words
+        text = " ".join(dict.fromkeys(found))
+        marked = None
+        if self.prefixes:
+            for identifier in identifiers:
+                prefixes.extend(map(_word_prefixes, identifier.split()))
+            prefixes.extend(map(_word_prefixes, local_words))
+            prefixes.append(domain_prefixes)
+            marked = " ".join(filter(None, prefixes))
+        if values[self._type] in PERSONAL_TYPES and idnps:
+            key = f"P:{idnps}"
+        elif structure_id:
+            key = f"S:{structure_type or ''}{structure_id}"
+        elif idnps:
+            key = f"P:{idnps}"
+        else:
+            key = f"A:{address}"
+        return key, text, marked
+
+
 def add_terms(session: Session, terms: Iterable[str]) -> None:
     """Add words to the typo vocabulary (those already there are left alone)."""
     rows = [{"term": term, "reversed_term": term[::-1]} for term in sorted(set(terms))]
