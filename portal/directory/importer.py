@@ -55,6 +55,7 @@ STAGED_COLUMNS = ("line_no", *FIELDS, "holder_key", "search_text", "search_prefi
 SQLITE_BATCH = 5000
 CHUNK_LINES = 5000  # lines validated together, by this process or a worker
 PARALLEL_MIN_BYTES = 16 << 20  # smaller files are validated in this process
+PROGRESS_BYTES = 1 << 20  # progress is reported at least every this many bytes read
 _COLUMNS = ", ".join([*FIELDS, "holder_key", "search_text", "search_prefixes"])
 
 
@@ -466,7 +467,7 @@ def _chunks(
         if len(chunk) >= CHUNK_LINES:
             yield chunk
             chunk = []
-            if progress is not None and pending_progress >= 1 << 20:
+            if progress is not None and pending_progress >= PROGRESS_BYTES:
                 progress(pending_progress)
                 pending_progress = 0
     if chunk:

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from portal.db import create_engine
-from portal.directory.extraction import FIELDS
+from portal.directory import importer
+from portal.directory.extraction import FIELDS, Layout, LineRejected, clean_line, parse_line
 from portal.directory.importer import ImportAborted, export_extraction, import_extraction
-from portal.directory.indexing import index_values
+from portal.directory.indexing import LineIndexer, index_values, search_prefixes, typo_terms
 from portal.directory.models import DirectoryEntry, DirectoryTerm
 from tests.conftest import migrated_database_url
 from tests.directory.extraction_lines import HEADER, line, org, per
@@ -382,3 +383,188 @@ def test_schema_search_index_and_ids_survive_the_swap(empty_directory, tmp_path)
     with Session(empty_directory) as session:
         page = search_directory(session, SearchFilters(q="portail"))
         assert page.total == 1  # the FTS triggers work again after the swap
+
+
+# --- The fast paths give exactly what the general ones give ----------------------------------
+# Clean lines are validated by clean_line and indexed by LineIndexer, large files by worker
+# processes, and PostgreSQL receives rows as COPY text: each must store the same entries and
+# write the same report as the line-by-line rules of parse_line and index_values.
+
+GOOD = per("marie.dupont@medecin.mssante.fr", "10000000001", "Dupont", "Marie")
+LINES = [
+    GOOD,
+    per("helene.loeuvre@pro.mssante.fr", "10000000002", "Lœuvre", "Hélène"),
+    per("x@pro.mssante.fr", "10000000003", "O'Brien-Muller", "Zoë", service="Cardio"),
+    org("accueil@cds.mssante.fr", "010000024", "Centre de santé Voltaire", service="Accueil"),
+    org("a@officine.mssante.fr", "010000025", "Pharmacie des Écoles"),  # Luhn warning
+    org("b@cds.mssante.fr", "1010000024", "Centre", service="Urgences"),  # IDNST spelling
+    org("c@labo.mssante.fr", "73282932000074", "Labo", mailbox_type="APP", structure_id_type="3"),
+    org("d@labo.mssante.fr", "73282932000075", "Labo", mailbox_type="APP", structure_id_type="3"),
+    org("e@cds.mssante.fr", "2A0000024", "Centre corse"),
+    org("f@cds.mssante.fr", "ab12", "Cabinet", structure_id_type="4"),
+    org("g@cds.mssante.fr", "AB12", "Cabinet", structure_id_type="4"),
+    line(
+        mailbox_type="CAB",
+        address="cabinet.leroy@pro.mssante.fr",
+        pp_id_type="0",
+        pp_id="2A1234567",
+        idnps="02A1234567",
+        last_name="Leroy",
+    ),
+    GOOD.replace("PER", "per", 1),
+    GOOD.replace("marie.dupont", "Marie.Dupont"),
+    GOOD.replace("|Dupont|", "| Dupont |"),
+    GOOD.replace("|Dupont|", "|Dupont\u00a0|"),
+    GOOD.replace("|Dupont|", "|Du\tpont|"),
+    GOOD.replace("|Dupont|", "|Du\\pont|"),
+    GOOD.replace("|Dupont|", "|   |"),
+    GOOD.replace("|Dupont|", "|" + "D" * 121 + "|"),
+    GOOD.replace("|Dupont|", "|" + "D" * 120 + "|"),
+    GOOD.replace("810000000001", ""),
+    GOOD.replace("810000000001", "810000000002"),
+    GOOD.replace("|8|10000000001|", "|8|1000000000|"),
+    GOOD.replace("|8|10000000001|", "|8|10000000001 |"),
+    GOOD.replace("75011", "7501", 1),
+    GOOD.replace("75011", "٧٥٠١١", 1),
+    GOOD.replace("|8|10000000001|810000000001|", "|||"),
+    GOOD.replace("mssante.fr", "gmail.com"),
+    GOOD.replace("PER", "XYZ", 1),
+    GOOD + "|",
+    GOOD + "|x",
+    GOOD.rsplit("|", 1)[0],
+    GOOD.replace("|Dupont|", "|Du\x00pont|"),
+    GOOD.replace("|Dupont|", "|Du\u200bpont|"),
+    " " + GOOD,
+    GOOD + " ",
+    org("h@cds.mssante.fr", "", "Sans identifiant", structure_id_type=""),
+    org("i@cds.mssante.fr", "010000024", "Type inconnu", structure_id_type="9"),
+]
+
+
+def _slow(text: str, layout: Layout) -> tuple[list, list[str]] | str:
+    try:
+        parsed = parse_line(text, layout)
+    except LineRejected as error:
+        return str(error)
+    return [parsed.values[name] for name in FIELDS], parsed.warnings
+
+
+@pytest.mark.parametrize("trailing", [False, True])
+def test_clean_line_accepts_only_what_parse_line_accepts_unchanged(trailing):
+    layout = Layout(trailing_separator=trailing)
+    accepted = 0
+    for text in LINES:
+        text = text + "|" if trailing else text
+        fast = clean_line(text, layout)
+        slow = _slow(text, layout)
+        if fast is None:
+            continue
+        accepted += 1
+        values, warnings = fast
+        assert not isinstance(slow, str), (text, slow)
+        assert ([value or None for value in values], warnings) == slow, text
+    assert accepted >= 10  # the common lines do take the fast path
+
+
+def test_clean_line_leaves_every_rejection_to_parse_line():
+    layout = Layout(trailing_separator=False)
+    rejected = [text for text in LINES if isinstance(_slow(text, layout), str)]
+    assert len(rejected) >= 12
+    assert all(clean_line(text, layout) is None for text in rejected)
+
+
+def test_line_indexer_gives_the_same_search_columns_as_index_values():
+    layout = Layout(trailing_separator=False)
+    indexer = LineIndexer(prefixes=True)
+    terms: set[str] = set()
+    for text in LINES:
+        slow = _slow(text, layout)
+        if isinstance(slow, str):
+            continue
+        values = slow[0]
+        expected = index_values(dict(zip(FIELDS, values, strict=True)))
+        terms |= typo_terms(expected)
+        key, search_text, prefixes = indexer(values)
+        assert (key, search_text) == (expected["holder_key"], expected["search_text"])
+        assert set(prefixes.split()) == set(search_prefixes(search_text).split())
+        # Clean lines are indexed from their raw values ("" for empty): same result.
+        fast = clean_line(text, layout)
+        if fast is not None:
+            assert indexer(fast[0]) == (key, search_text, prefixes)
+    assert indexer.terms == terms
+    assert LineIndexer(prefixes=False)(_slow(GOOD, layout)[0])[2] is None
+
+
+def _stored(engine) -> dict[str, tuple]:
+    columns = (*FIELDS, "holder_key", "search_text", "source", "preferred", "liste_rouge")
+    with Session(engine) as session:
+        return {
+            entry.address: tuple(getattr(entry, name) for name in columns)
+            for entry in session.exec(select(DirectoryEntry))
+        }
+
+
+def _many_lines(path, count=400):
+    lines = [HEADER, *LINES]
+    for n in range(count):
+        lines.append(
+            per(
+                f"p{n}@pro.mssante.fr",
+                f"{10000002000 + n}",
+                f"Nom{n % 7}",
+                "Élodie" if n % 2 else "Jean",
+                service="Service\\ à part" if n % 50 == 0 else "",
+            )
+        )
+        if n % 97 == 0:
+            lines.append(lines[-1])  # a duplicate address, reported with its line numbers
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_workers_and_chunks_give_the_same_directory_and_report(
+    empty_directory, tmp_path, monkeypatch
+):
+    path = _many_lines(tmp_path / "many.txt")
+    single = import_extraction(empty_directory, path, max_rejected_ratio=1, workers=0)
+    stored = _stored(empty_directory)
+    monkeypatch.setattr(importer, "CHUNK_LINES", 7)
+    parallel = import_extraction(empty_directory, path, max_rejected_ratio=1, workers=2)
+    assert _stored(empty_directory) == stored
+    for name in (
+        "lines_read",
+        "entries_loaded",
+        "rejected_count",
+        "rejections",
+        "warnings",
+        "duplicate_lines",
+        "duplicates",
+    ):
+        assert getattr(parallel, name) == getattr(single, name), name
+    first = len(LINES) + 2  # after the header and LINES
+    assert ("p0@pro.mssante.fr", [first, first + 1]) in single.duplicates
+    assert single.entries_loaded == len(stored)
+    # Values that need escaping on their way to PostgreSQL arrive intact.
+    assert stored["p0@pro.mssante.fr"][FIELDS.index("service")] == "Service\\ à part"
+    assert stored["helene.loeuvre@pro.mssante.fr"][FIELDS.index("last_name")] == "Lœuvre"
+
+
+def test_an_import_interrupted_in_a_worker_run_changes_nothing(
+    empty_directory, tmp_path, monkeypatch
+):
+    import_extraction(empty_directory, fixture_file(tmp_path / "good.txt"), max_rejected_ratio=1)
+    before = snapshot(empty_directory)
+    path = _many_lines(tmp_path / "many.txt", count=3000)
+    monkeypatch.setattr(importer, "CHUNK_LINES", 50)
+    calls = []
+
+    def interrupt(_bytes):
+        calls.append(_bytes)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(importer, "PROGRESS_BYTES", 1000)
+    with pytest.raises(KeyboardInterrupt):
+        import_extraction(empty_directory, path, progress=interrupt, workers=2)
+    assert snapshot(empty_directory) == before
+    assert len(calls) == 2  # it stopped in the middle of the file
