@@ -644,6 +644,11 @@ def _swap_in_postgresql(
     timings["analyze"] = time.perf_counter() - started
 
     started = time.perf_counter()
+    # Before the lock: a portal entry written meanwhile adds its own words (add_terms).
+    _rebuild_terms(connection, terms)
+    timings["typo vocabulary"] = time.perf_counter() - started
+
+    started = time.perf_counter()
     # Writers (the publisher, professionals' choices) wait from here until the commit;
     # readers keep reading the current directory until the very end.
     run("LOCK TABLE directoryentry IN EXCLUSIVE MODE")
@@ -681,9 +686,6 @@ def _swap_in_postgresql(
     for name, _ in indexes:
         run(f'ALTER INDEX "{name}__next" RENAME TO "{name}"')
     timings["swap under lock"] = time.perf_counter() - started
-    started = time.perf_counter()
-    _rebuild_terms(connection, terms)
-    timings["typo vocabulary"] = time.perf_counter() - started
 
 
 def _swap_sqlite(connection: Connection, report: ImportReport) -> None:
