@@ -143,7 +143,7 @@ def index_values(values: dict[str, Any], *, prefixes: bool = True) -> dict[str, 
 # same words, beginnings and typo terms every time it appears.
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 16)
 def _value_index(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The words of a value and its typo terms."""
     found = field_words(value)
@@ -163,7 +163,7 @@ _TEXT_GROUPS = (
 assert tuple(name for group in _TEXT_GROUPS for name in group) == _TEXT_FIELDS
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 15)
 def _group_index(
     values: tuple[str | None, ...], term_flags: tuple[bool, ...]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
