@@ -137,8 +137,13 @@ def session_scope(app: Flask | None = None) -> Iterator[Session]:
 
 
 # Schema objects created by raw DDL in migrations that no model describes (full-text indexes:
-# SQLite's FTS5 table with its shadow tables, PostgreSQL's GIN index on an expression).
-UNMODELLED_SCHEMA_PREFIXES = ("directoryentry_fts", "ix_directoryentry_fts")
+# SQLite's FTS5 table with its shadow tables, PostgreSQL's GIN index on an expression) and the
+# expression index on lower(address) of migration 0009.
+UNMODELLED_SCHEMA_PREFIXES = (
+    "directoryentry_fts",
+    "ix_directoryentry_fts",
+    "ix_directoryentry_address_lower",
+)
 
 
 def include_schema_name(name: str | None, type_: str, parent_names: Any) -> bool:

@@ -368,14 +368,16 @@ def _address(entry: DirectoryEntry) -> dict[str, Any] | None:
 def bundle(
     resources: Sequence[dict[str, Any]],
     *,
-    total: int,
+    total: int | None,
     base_url: str,
     links: dict[str, str],
 ) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
+    """A searchset Bundle; without ``total`` when it was not counted (FHIR: the total is
+    optional, and then unknown to the client)."""
+    body: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if total is not None:
+        body["total"] = total
+    return body | {
         "link": [{"relation": relation, "url": url} for relation, url in links.items()],
         "entry": [
             {

@@ -44,7 +44,13 @@ SEARCH_PARAMETERS = {
     "identifier": "token",
     "name": "string",
 }
-RESULT_PARAMETERS = ("_count", "_offset", "_format")
+RESULT_PARAMETERS = ("_count", "_offset", "_format", "_total")
+TOTAL_MODES = ("none", "estimate", "accurate")
+# By default (and with _total=estimate) the Bundle's total is only given when counting is cheap
+# (see _count_resources); otherwise it is left out, as FHIR allows: counting the 200,000
+# practitioners named "pharmacie" took seconds at a million entries. _total=accurate counts.
+TOTAL_CAP = 1000
+TOTAL_ROWS_ESTIMATE = 5000
 RESOURCES = ("Practitioner", "PractitionerRole", "Organization")
 
 
@@ -219,13 +225,28 @@ def _condition(
             return DirectoryEntry.address == folded
         if modifier == "contains":
             return address.contains(folded, autoescape=True)
-        return address.startswith(folded, autoescape=True)
+        return _address_prefix_condition(session, address, folded)
     if name == "mailbox-mss-type":
         codes = [code.rpartition("|")[2].upper() for code in value.split(",")]
         return DirectoryEntry.mailbox_type.in_(codes)
     if name == "name":
         return _name_condition(session, resource_type, value)
     return _identifier_condition(resource_type, value)
+
+
+def _address_prefix_condition(
+    session: Session, address: ColumnElement[str], prefix: str
+) -> ColumnElement[bool]:
+    """``lower(address)`` starts with ``prefix``, through the index of migration 0009.
+
+    PostgreSQL turns the LIKE into a range of its ``text_pattern_ops`` index. SQLite only does
+    that for a bare column, so the range is written out: under binary collation the strings
+    starting with "abc" are those from "abc" up to, not including, "abd"."""
+    starts = address.startswith(prefix, autoescape=True)
+    last = ord(prefix[-1])
+    if session.get_bind().dialect.name != "sqlite" or last >= 0x10FFFF:
+        return starts
+    return and_(address >= prefix, address < prefix[:-1] + chr(last + 1), starts)
 
 
 def _name_condition(session: Session, resource_type: str, value: str) -> ColumnElement[bool]:
@@ -311,6 +332,13 @@ def _identifier_condition(resource_type: str, value: str) -> ColumnElement[bool]
     raise FhirError(400, "value", f"Organizations are not identified in the system {system}.")
 
 
+def _total_mode() -> str:
+    mode = request.args.get("_total", "estimate")
+    if mode not in TOTAL_MODES:
+        raise FhirError(400, "value", f"_total must be one of {', '.join(TOTAL_MODES)}.")
+    return mode
+
+
 def _paging() -> tuple[int, int]:
     try:
         count = int(request.args.get("_count", DEFAULT_COUNT))
@@ -324,36 +352,93 @@ def _paging() -> tuple[int, int]:
     return min(count, MAX_COUNT), offset
 
 
-def _group_key(resource_type: str):
+def _group_columns(resource_type: str) -> tuple[ColumnElement[str], ...]:
+    """What a resource of the search is, in the order of the pages: its key comes last. A
+    PractitionerRole's key starts with its practitioner's ``idnps``, which leads so that the
+    rows can be read in the order of that column's index, and the page stop early."""
     if resource_type == "PractitionerRole":
-        return (
+        role = (
             DirectoryEntry.idnps
             + "-"
             + func.coalesce(DirectoryEntry.structure_id_type, "")
             + func.coalesce(DirectoryEntry.structure_id, "0")
         )
+        return (DirectoryEntry.idnps, role)
     if resource_type == "Practitioner":
-        return DirectoryEntry.idnps
-    return DirectoryEntry.holder_key
+        return (DirectoryEntry.idnps,)
+    return (DirectoryEntry.holder_key,)
+
+
+def _count_resources(
+    session: Session, conditions: list[ColumnElement[bool]], columns, mode: str
+) -> int | None:
+    """How many distinct resources match: all of them with ``_total=accurate``; otherwise only
+    when that is cheap, else None (the Bundle then has no total).
+
+    PostgreSQL: counting is cheap when the full-text index hands over few rows, so the count
+    runs when the planner estimates at most :data:`TOTAL_ROWS_ESTIMATE` matching entries (a
+    count with a LIMIT is no cheaper: the planner reads the rows in key order and parses each
+    row's words, 0.9 s for "marie"). SQLite reads the matching rows through the FTS5 table in
+    any case: the count stops at :data:`TOTAL_CAP` + 1 resources."""
+    groups = select(*columns).where(*conditions).group_by(*columns)
+    if mode != "accurate":
+        if session.get_bind().dialect.name == "sqlite":
+            counted = session.exec(
+                select(func.count()).select_from(groups.limit(TOTAL_CAP + 1).subquery())
+            ).one()
+            return counted if counted <= TOTAL_CAP else None
+        if _estimated_rows(session, select(DirectoryEntry.id).where(*conditions)) > (
+            TOTAL_ROWS_ESTIMATE
+        ):
+            return None
+    return session.exec(select(func.count()).select_from(groups.subquery())).one()
+
+
+def _estimated_rows(session: Session, statement) -> float:
+    """The PostgreSQL planner's estimate of the rows ``statement`` returns (no row is read)."""
+    connection = session.connection()
+    compiled = statement.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    plan = connection.exec_driver_sql(
+        f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params
+    ).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
 
 
 def search(resource_type: str):
     session = get_session()
     conditions = _search_conditions(session, resource_type)
     count, offset = _paging()
-    key = _group_key(resource_type)
-    total = session.exec(select(func.count(func.distinct(key))).where(*conditions)).one()
-    keys = (
-        session.exec(
-            select(key).where(*conditions).group_by(key).order_by(key).offset(offset).limit(count)
+    total_mode = _total_mode()
+    columns = _group_columns(resource_type)
+    keys: list[str] = []
+    more = False
+    if count:
+        # One resource more than the page tells whether there is a next page without counting.
+        rows = session.exec(
+            select(*columns)
+            .where(*conditions)
+            .group_by(*columns)
+            .order_by(*columns)
+            .offset(offset)
+            .limit(count + 1)
         ).all()
-        if count
-        else []
-    )
-    resources = _resources(session, resource_type, list(keys))
+        keys = [row if isinstance(row, str) else row[-1] for row in rows]
+        more = len(keys) > count
+        keys = keys[:count]
+    total: int | None = None
+    if total_mode != "none":
+        if count and not more and (keys or offset == 0):
+            total = offset + len(keys)  # the last page: nothing left to count
+        else:
+            total = _count_resources(session, conditions, columns, total_mode)
+    resources = _resources(session, resource_type, keys)
     params = [(name, value) for name, value in request.args.items(multi=True) if name != "_offset"]
     links = {"self": _page_url(resource_type, params, offset)}
-    if count and offset + count < total:
+    if more:
         links["next"] = _page_url(resource_type, params, offset + count)
     if offset > 0:
         links["previous"] = _page_url(
