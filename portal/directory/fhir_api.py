@@ -414,25 +414,33 @@ def search(resource_type: str):
     count, offset = _paging()
     total_mode = _total_mode()
     columns = _group_columns(resource_type)
-    keys: list[str] = []
-    more = False
-    if count:
-        # One resource more than the page tells whether there is a next page without counting.
+    # One resource more than the page tells whether there is a next page without counting.
+    limit = count + 1 if count else 0
+    # SQLite reads every matching row to group them whatever the LIMIT (the FTS5 rowids come
+    # in id order): the same statement then also reads up to TOTAL_CAP + 1 keys, so that the
+    # total needs no second pass.
+    capped_here = session.get_bind().dialect.name == "sqlite" and total_mode == "estimate"
+    if capped_here:
+        limit = max(limit, TOTAL_CAP + 1 - offset)
+    found: list[str] = []
+    if limit > 0:
         rows = session.exec(
             select(*columns)
             .where(*conditions)
             .group_by(*columns)
             .order_by(*columns)
             .offset(offset)
-            .limit(count + 1)
+            .limit(limit)
         ).all()
-        keys = [row if isinstance(row, str) else row[-1] for row in rows]
-        more = len(keys) > count
-        keys = keys[:count]
+        found = [row if isinstance(row, str) else row[-1] for row in rows]
+    keys = found[:count]
+    more = bool(count) and len(found) > count
     total: int | None = None
     if total_mode != "none":
-        if count and not more and (keys or offset == 0):
-            total = offset + len(keys)  # the last page: nothing left to count
+        if len(found) < limit and (found or offset == 0):
+            total = offset + len(found)  # the statement reached the last resource
+        elif capped_here and limit > 0:
+            total = None  # at least TOTAL_CAP + 1 resources
         else:
             total = _count_resources(session, conditions, columns, total_mode)
     resources = _resources(session, resource_type, keys)

@@ -146,3 +146,13 @@ def test_practitioner_roles_page_in_order_of_their_practitioner(client, fifteen,
         seen += ids_of(body)
         url = next_url(body)
     assert seen == [f"8400000000{n:02d}-0" for n in range(10)]
+
+
+@pytest.mark.parametrize(("cap", "rows_estimate", "total"), [(15, 10**9, 15), (14, 0, None)])
+def test_the_total_is_given_up_to_the_cap(client, fifteen, monkeypatch, cap, rows_estimate, total):
+    monkeypatch.setattr(fhir_api, "TOTAL_CAP", cap)
+    monkeypatch.setattr(fhir_api, "TOTAL_ROWS_ESTIMATE", rows_estimate)
+    body = fhir_get(client, "/fhir/Practitioner?name=nombreux&_count=4")
+    assert body.get("total") == total
+    assert ids_of(body) == [f"8400000000{n:02d}" for n in range(4)]
+    assert next_url(body) == "/fhir/Practitioner?name=nombreux&_count=4&_offset=4"
