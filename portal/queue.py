@@ -9,6 +9,14 @@ With ``session`` the job is handed over only once that session commits (and drop
 rolls back), so a worker never looks for a row that is not committed yet. Without it the job
 is handed over at once (commands, or a job that has already committed).
 
+A *follow-up* (``enqueue(..., session=session, follow_up=True)``) is work that a job hands
+over and that is best done at once: sending the e-mail the job just wrote to the outbox. When
+it is enqueued from a running job, whoever runs that job (an rq worker, the embedded queue)
+runs the follow-up itself right after the job, after its commit, without a round trip through
+Redis; if it fails for a reason that may pass it goes to its queue to be retried with back-off
+like any job, and if the worker dies first the reconciler finds the work in the database.
+Enqueued outside a job (a web request, a command) a follow-up is an ordinary job.
+
 A job that raises :class:`TransientJobError` (or a subclass) is retried with back-off
 (``Settings.retry_backoff``); once the delays are used up it is left failed, and the
 reconciler picks its work up again later. Any other exception fails the job without retry.
@@ -33,6 +41,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +58,11 @@ QUEUE_NAMES = ("provisioning", "mail", "directory")
 _PENDING_KEY = "portal_pending_jobs"
 _EXTENSION = "portal_queue"
 JOB_TIMEOUT_SECONDS = 300
+MAX_FOLLOW_UPS = 1000
+# The follow-ups collected while an rq worker runs a job (None outside such a job).
+_follow_ups: ContextVar[list[tuple[Flask, JobCall]] | None] = ContextVar(
+    "portal_follow_ups", default=None
+)
 
 
 class TransientJobError(Exception):
@@ -83,27 +97,40 @@ def enqueue(
     *args: Any,
     queue: str,
     session: Session | None = None,
+    follow_up: bool = False,
 ) -> JobCall:
-    """Run ``function(*args)`` in the background on ``queue``, after ``session`` commits."""
+    """Run ``function(*args)`` in the background on ``queue``, after ``session`` commits.
+
+    ``follow_up``: when enqueued by a job that an rq worker runs, the same worker runs it right
+    after that job (see the module's documentation).
+    """
     if queue not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {queue!r}; use one of {', '.join(QUEUE_NAMES)}")
     call = JobCall(queue=queue, function=function_path(function), args=tuple(args))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if session is None:
-        _runner(app).submit(call)
+        _hand_over(app, call, follow_up)
     else:
         if not session.in_transaction():
             session.begin()  # so that a rollback, even of nothing else, drops the job
-        session.info.setdefault(_PENDING_KEY, []).append((app, call))
+        session.info.setdefault(_PENDING_KEY, []).append((app, call, follow_up))
     return call
+
+
+def _hand_over(app: Flask, call: JobCall, follow_up: bool) -> None:
+    collected = _follow_ups.get() if follow_up else None
+    if collected is not None:
+        collected.append((app, call))
+    else:
+        _runner(app).submit(call)
 
 
 @event.listens_for(Session, "after_commit")
 def _hand_over_after_commit(session: Session) -> None:
     # Only hand-overs happen here (no SQL): the session is between transactions.
     pending = session.info.pop(_PENDING_KEY, [])
-    for app, call in pending:
-        _runner(app).submit(call)
+    for app, call, follow_up in pending:
+        _hand_over(app, call, follow_up)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -117,7 +144,39 @@ def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
 
 def run_job(function: str, *args: Any) -> Retry | None:
     """Run one job; what rq executes. Returns a ``Retry`` after a transient failure."""
-    return perform(_job_app(), function, *args)
+    return perform_with_follow_ups(_job_app(), function, *args)
+
+
+def perform_with_follow_ups(app: Flask, function: str, *args: Any) -> Retry | None:
+    """:func:`perform`, then the follow-ups the job enqueued (even if it failed after
+    committing them)."""
+    follow_ups: list[tuple[Flask, JobCall]] = []
+    token = _follow_ups.set(follow_ups)
+    try:
+        return perform(app, function, *args)
+    finally:
+        try:
+            _run_follow_ups(follow_ups)
+        finally:
+            _follow_ups.reset(token)
+
+
+def _run_follow_ups(follow_ups: list[tuple[Flask, JobCall]]) -> None:
+    """Run the follow-ups of a job, and theirs; what may pass later goes to its queue."""
+    done = 0
+    while follow_ups and done < MAX_FOLLOW_UPS:
+        app, call = follow_ups.pop(0)
+        done += 1
+        try:
+            retry = perform(app, call.function, *call.args)
+        except Exception:
+            log.exception("follow-up job failed", extra={"job": call.describe()})
+            continue
+        if retry is not None:
+            _runner(app).submit(call)  # rq retries it with back-off from now on
+    for app, call in follow_ups:  # a follow-up that keeps enqueuing follow-ups: use the queues
+        _runner(app).submit(call)
+    follow_ups.clear()
 
 
 def perform(app: Flask, function: str, *args: Any) -> Retry | None:
@@ -281,7 +340,7 @@ class EmbeddedRunner:
         if entry.every is not None:
             self.submit(entry.call, delay=entry.every, every=entry.every)
         try:
-            retry = perform(self.app, entry.call.function, *entry.call.args)
+            retry = perform_with_follow_ups(self.app, entry.call.function, *entry.call.args)
         except Exception:
             log.exception("job failed", extra={"job": entry.call.describe()})
             return

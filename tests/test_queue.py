@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from portal import queue
 from portal.app import create_app
+from portal.db import session_scope
 from portal.queue import TransientJobError, drain, enqueue
 
 CALLS: list[tuple[str, int]] = []
@@ -38,6 +39,26 @@ def meets_a_busy_database(value: int) -> None:
     if FAILURES_LEFT.get(value, 0) > 0:
         FAILURES_LEFT[value] -= 1
         raise OperationalError("INSERT …", {}, Exception("database is locked"))
+
+
+def hands_over_a_follow_up(value: int) -> None:
+    """A job that commits, and hands over ``record(value)`` as a follow-up of that commit."""
+    with session_scope() as session:
+        enqueue(record, value, queue="mail", session=session, follow_up=True)
+    CALLS.append(("parent", value))
+
+
+def hands_over_a_failing_follow_up(value: int) -> None:
+    with session_scope() as session:
+        enqueue(fails_transiently, value, queue="mail", session=session, follow_up=True)
+    CALLS.append(("parent", value))
+
+
+def commits_a_follow_up_then_breaks(value: int) -> None:
+    with session_scope() as session:
+        enqueue(record, value, queue="mail", session=session, follow_up=True)
+    CALLS.append(("parent", value))
+    raise ValueError("a bug after the commit")
 
 
 def signal_thread(value: int) -> None:
@@ -102,6 +123,38 @@ def test_a_busy_database_is_a_failure_that_may_pass(app, db_session, jobs):
         enqueue(meets_a_busy_database, 7, queue="directory")
         drain(app)
     assert CALLS == [("busy", 7)] * 2
+
+
+def test_a_follow_up_runs_right_after_its_job_without_going_through_a_queue(app, db_session, jobs):
+    with app.app_context():
+        enqueue(hands_over_a_follow_up, 8, queue="provisioning")
+        assert drain(app) == 1  # one job taken from the queues; its follow-up ran with it
+        assert drain(app) == 0
+    assert CALLS == [("parent", 8), ("record", 8)]
+
+
+def test_a_follow_up_that_may_pass_later_goes_to_its_queue_and_is_retried(app, db_session, jobs):
+    FAILURES_LEFT[9] = 1
+    with app.app_context():
+        enqueue(hands_over_a_failing_follow_up, 9, queue="provisioning")
+        assert drain(app) == 2  # the job (with the failed follow-up), then the retry
+    assert CALLS == [("parent", 9), ("transient", 9), ("transient", 9)]
+
+
+def test_a_follow_up_committed_before_its_job_broke_still_runs(app, db_session, jobs):
+    with app.app_context():
+        enqueue(commits_a_follow_up_then_breaks, 10, queue="provisioning")
+        drain(app)
+    assert CALLS == [("parent", 10), ("record", 10)]
+
+
+def test_a_follow_up_handed_over_outside_a_job_is_an_ordinary_job(app, db_session, jobs):
+    with app.app_context():
+        enqueue(record, 11, queue="mail", session=db_session, follow_up=True)
+        db_session.commit()
+        assert CALLS == []
+        assert drain(app) == 1
+    assert CALLS == [("record", 11)]
 
 
 def test_unknown_queue_names_are_refused(app):

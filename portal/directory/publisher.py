@@ -26,7 +26,7 @@ from portal.config import Settings
 from portal.directory import fhir
 from portal.directory.fhir import FhirError
 from portal.directory.models import DirectoryEntry, EntrySource
-from portal.directory.writes import apply_patch
+from portal.directory.writes import apply_patch, insert_new_mailbox, practitioner_holder
 from portal.identifiers import FINESS_SYSTEM, IDNPS_SYSTEM, IDNST_SYSTEM, SIRET_PREFIX
 from portal.subscriptions.models import Mailbox
 
@@ -50,7 +50,7 @@ def publish_mailbox(
     Safe to call twice: a mailbox already published is replaced with the same data.
     """
     mailbox = _mailbox(session, mailbox_id)
-    resource_type, identifier = _target(session, mailbox)
+    resource_type, identifier, professional = _target(session, mailbox)
     existing = session.exec(
         select(DirectoryEntry).where(DirectoryEntry.address == mailbox.address.lower())
     ).first()
@@ -65,6 +65,22 @@ def publish_mailbox(
     else:
         operation = _operation("replace", _where(resource_type, mailbox.address), point)
     body = {"resourceType": "Parameters", "parameter": [operation]}
+    if existing is None and professional is not None:
+        # A new personal mailbox of a professional we know: the same insert as the PATCH, without
+        # reading back what we hold already (the holder, the absence of the address) nor
+        # building the patched resource.
+        try:
+            entry = insert_new_mailbox(
+                session,
+                practitioner_holder(professional),
+                point,
+                source=EntrySource.PORTAL,
+                mailbox_id=mailbox.id,
+            )
+        except FhirError as error:
+            raise DirectoryPublishError(f"{mailbox.address}: {error.message}") from error
+        _send_remote(settings, resource_type, identifier, body)
+        return entry
     try:
         apply_patch(
             session,
@@ -92,7 +108,7 @@ def unpublish_mailbox(
 ) -> None:
     """Remove a terminated mailbox from the directory (nothing happens if it is not there)."""
     mailbox = _mailbox(session, mailbox_id)
-    resource_type, identifier = _target(session, mailbox)
+    resource_type, identifier, _ = _target(session, mailbox)
     body = {
         "resourceType": "Parameters",
         "parameter": [_operation("delete", _where(resource_type, mailbox.address), None)],
@@ -119,8 +135,9 @@ def _mailbox(session: Session, mailbox_id: int) -> Mailbox:
     return mailbox
 
 
-def _target(session: Session, mailbox: Mailbox) -> tuple[str, str]:
-    """The resource type and business identifier that carry this mailbox."""
+def _target(session: Session, mailbox: Mailbox) -> tuple[str, str, Professional | None]:
+    """The resource type and business identifier that carry this mailbox (and the professional
+    holding a personal mailbox)."""
     if mailbox.type in fhir.PERSONAL_TYPES:
         professional = (
             session.get(Professional, mailbox.professional_id) if mailbox.professional_id else None
@@ -129,7 +146,7 @@ def _target(session: Session, mailbox: Mailbox) -> tuple[str, str]:
             raise DirectoryPublishError(
                 f"{mailbox.address} is a {mailbox.type} mailbox without a professional holder."
             )
-        return "Practitioner", f"{IDNPS_SYSTEM}|{professional.idnps}"
+        return "Practitioner", f"{IDNPS_SYSTEM}|{professional.idnps}", professional
     if mailbox.type in fhir.STRUCTURE_TYPES:
         structure = session.get(Structure, mailbox.structure_id) if mailbox.structure_id else None
         if structure is None:
@@ -137,9 +154,9 @@ def _target(session: Session, mailbox: Mailbox) -> tuple[str, str]:
                 f"{mailbox.address} is a {mailbox.type} mailbox without a holder structure."
             )
         if structure.finess:
-            return "Organization", f"{FINESS_SYSTEM}|{structure.finess}"
+            return "Organization", f"{FINESS_SYSTEM}|{structure.finess}", None
         if structure.siret:
-            return "Organization", f"{IDNST_SYSTEM}|{SIRET_PREFIX}{structure.siret}"
+            return "Organization", f"{IDNST_SYSTEM}|{SIRET_PREFIX}{structure.siret}", None
         raise DirectoryPublishError(
             f"Structure {structure.name!r} has neither FINESS nor SIRET: it cannot be published."
         )

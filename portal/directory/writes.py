@@ -126,20 +126,7 @@ def _resolve_practitioner(session: Session, system: str | None, value: str) -> H
         )
     professional = session.exec(select(Professional).where(Professional.idnps == idnps)).first()
     if professional is not None:
-        return Holder(
-            "Practitioner",
-            {
-                "idnps": professional.idnps,
-                "pp_id_type": professional.idnps[:1],
-                "pp_id": professional.rpps or professional.idnps[1:],
-                "civility": professional.civility,
-                "last_name": professional.last_name,
-                "first_name": professional.first_name,
-                "profession_code": professional.profession_code,
-                "category_code": professional.category_code,
-                "savoir_faire_code": professional.savoir_faire_code,
-            },
-        )
+        return practitioner_holder(professional)
     entry = session.exec(
         select(DirectoryEntry)
         .where(DirectoryEntry.idnps == idnps)
@@ -152,6 +139,24 @@ def _resolve_practitioner(session: Session, system: str | None, value: str) -> H
     for column in ("structure_id_type", "structure_id", "structure_name", "structure_trade_name"):
         values[column] = None
     return Holder("Practitioner", values)
+
+
+def practitioner_holder(professional: Professional) -> Holder:
+    """The Practitioner a professional known to the portal is in the directory."""
+    return Holder(
+        "Practitioner",
+        {
+            "idnps": professional.idnps,
+            "pp_id_type": professional.idnps[:1],
+            "pp_id": professional.rpps or professional.idnps[1:],
+            "civility": professional.civility,
+            "last_name": professional.last_name,
+            "first_name": professional.first_name,
+            "profession_code": professional.profession_code,
+            "category_code": professional.category_code,
+            "savoir_faire_code": professional.savoir_faire_code,
+        },
+    )
 
 
 def _structure_values(structure: Structure, id_type: str, structure_id: str) -> dict[str, Any]:
@@ -307,6 +312,25 @@ def apply_patch(
     return holder_resource(session, holder)
 
 
+def insert_new_mailbox(
+    session: Session,
+    holder: Holder,
+    point: dict[str, Any],
+    *,
+    source: str = EntrySource.PORTAL,
+    mailbox_id: int | None = None,
+) -> DirectoryEntry:
+    """Add a mailbox to ``holder``'s telecom, as an ``insert`` PATCH of ``point`` would, and
+    return its entry; for a caller (the directory publisher) that builds ``point`` itself and
+    has just checked that no entry has this address in its transaction.
+
+    Every check happens before anything is written: on :class:`FhirError` nothing changed.
+    """
+    return _insert(
+        session, holder, fhir.parse_contact_point(point), source, mailbox_id, checked_new=True
+    )
+
+
 def holder_resource(session: Session, holder: Holder) -> dict[str, Any]:
     entries = session.exec(
         select(DirectoryEntry).where(holder.key_condition).order_by(DirectoryEntry.id)
@@ -388,6 +412,8 @@ def _insert(
     fields: MailboxFields,
     source: str,
     mailbox_id: int | None,
+    *,
+    checked_new: bool = False,
 ) -> DirectoryEntry:
     if fields.mailbox_type is None:
         raise FhirError(
@@ -401,9 +427,13 @@ def _insert(
             f"{fields.address} is not an MSSanté address (name@domain.mssante.fr).",
         )
     _check_lengths(fields)
-    existing = session.exec(
-        select(DirectoryEntry.id).where(DirectoryEntry.address == fields.address)
-    ).first()
+    existing = (
+        None
+        if checked_new
+        else session.exec(
+            select(DirectoryEntry.id).where(DirectoryEntry.address == fields.address)
+        ).first()
+    )
     if existing is not None:
         raise FhirError(
             422,

@@ -14,7 +14,11 @@ Contract used by every domain (identity for invitations and password resets, pro
 - ``dedup_key`` names the cause ("invitation:17"): queuing the same key again returns the
   first message and sends nothing more, so a retried job never e-mails twice.
 - The message is added to ``session`` (the caller commits); the send job is enqueued on the
-  ``mail`` queue and starts only after that commit.
+  ``mail`` queue and starts only after that commit. Queued by a background job, it is a
+  follow-up (:mod:`portal.queue`): the same worker sends it right after that job commits.
+
+Each process (each thread) keeps its connection to the SMTP relay open between messages and
+opens a new one when the relay has closed it or it has been idle for a while.
 
 Delivery is at least once: if the SMTP relay accepted a message but the database could not
 record it, the message is sent again on the next try.
@@ -25,13 +29,16 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
+import threading
+import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from portal.config import Settings
@@ -42,6 +49,8 @@ from portal.queue import TransientJobError, enqueue
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT_SECONDS = 30
+# A connection idle longer than this is closed and a new one opened (relays drop idle clients).
+SMTP_IDLE_SECONDS = 20
 
 
 def queue_email(
@@ -54,29 +63,35 @@ def queue_email(
     dedup_key: str,
 ) -> OutboxMessage:
     """Write an e-mail to the outbox in the caller's transaction and enqueue its sending."""
-    existing = session.exec(
-        select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)
-    ).first()
-    if existing is not None:
-        return existing
     locale = locale if locale in LANGUAGES else "fr"
     subject, text, html = render_email(template, context, locale)
-    message = OutboxMessage(
-        dedup_key=dedup_key,
-        to_address=to,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        locale=locale,
-    )
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        # Another transaction queued the same cause at the same moment: keep theirs.
+    values = {
+        "dedup_key": dedup_key,
+        "to_address": to,
+        "subject": subject,
+        "body_text": text,
+        "body_html": html,
+        "locale": locale,
+    }
+    # One statement: the message is written unless the same cause was queued before (or is
+    # being queued by another transaction at this moment: that one is kept).
+    message = session.scalars(
+        _insert_for(session)(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(OutboxMessage)
+    ).first()
+    if message is None:
         return session.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)).one()
-    enqueue(send_outbox_message, message.id, queue="mail", session=session)
+    enqueue(send_outbox_message, message.id, queue="mail", session=session, follow_up=True)
     return message
+
+
+def _insert_for(session: Session):
+    """The INSERT construct of the session's database, which knows ON CONFLICT."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert
+    return sqlite_insert
 
 
 def render_email(template: str, context: dict[str, object], locale: str) -> tuple[str, str, str]:
@@ -133,20 +148,74 @@ def build_email(message: OutboxMessage, settings: Settings) -> EmailMessage:
 
 
 def deliver_smtp(email: EmailMessage, mail_url: str) -> None:
+    """Hand ``email`` to the relay of ``mail_url``, over this thread's open connection if any."""
+    _connections.send(email, mail_url)
+
+
+class _SmtpConnections(threading.local):
+    """One open SMTP connection per thread, reused from one message to the next."""
+
+    def __init__(self) -> None:
+        self.smtp: smtplib.SMTP | None = None
+        self.url: str | None = None
+        self.last_used = 0.0
+
+    def send(self, email: EmailMessage, mail_url: str) -> None:
+        reused = self.smtp is not None and self.url == mail_url
+        if reused and time.monotonic() - self.last_used > SMTP_IDLE_SECONDS:
+            self.close()
+            reused = False
+        if not reused:
+            self.close()
+            self.smtp, self.url = _connect(mail_url), mail_url
+        try:
+            self.smtp.send_message(email)
+        except smtplib.SMTPServerDisconnected:
+            # The relay closed a connection we kept: nothing was accepted, try a new one once.
+            self.close()
+            if not reused:
+                raise
+            self.smtp, self.url = _connect(mail_url), mail_url
+            self.smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused:
+            self.last_used = time.monotonic()  # the connection itself is fine (RSET was sent)
+            raise
+        except BaseException:
+            self.close()
+            raise
+        self.last_used = time.monotonic()
+
+    def close(self) -> None:
+        smtp, self.smtp, self.url = self.smtp, None, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+
+
+_connections = _SmtpConnections()
+
+
+def _connect(mail_url: str) -> smtplib.SMTP:
     parts = urlsplit(mail_url)
     host = parts.hostname or "localhost"
     if parts.scheme == "smtps":
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=SMTP_TIMEOUT_SECONDS)
     else:
         smtp = smtplib.SMTP(host, parts.port or 25, timeout=SMTP_TIMEOUT_SECONDS)
-    with smtp:
+    try:
         smtp.ehlo()
         if parts.scheme == "smtp" and smtp.has_extn("starttls"):
             smtp.starttls()
             smtp.ehlo()
         if parts.username:
             smtp.login(unquote(parts.username), unquote(parts.password or ""))
-        smtp.send_message(email)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
 
 
 def write_to_directory(email: EmailMessage, message: OutboxMessage, settings: Settings) -> None:

@@ -7,6 +7,11 @@ The steps, each a job on its own queue (:mod:`portal.provisioning.jobs`), each s
    a replayed job or the reconciler can never create a second mailbox.
 2. ``directory``: once every mailbox is active at the operator, publish them in the directory,
    mark the order ``active`` and queue the "your mailbox is ready" e-mail (``mail`` queue).
+   When the operator creates the mailboxes at once (the usual case), the creation job does
+   this step itself, in the same transaction: the order becomes ``active`` with the operator's
+   answer, and the e-mail is sent by the same worker right after (a follow-up, see
+   :mod:`portal.queue`). The ``directory`` job remains for mailboxes completed later
+   (callbacks, operator staff) and for a directory that did not answer (retried with back-off).
 
 A transient failure retries the step with back-off; a permanent one moves the order to
 ``needs_attention`` with the operator's reason, for the person and for staff to see; staff retry
@@ -19,7 +24,8 @@ import hashlib
 import logging
 
 from flask import current_app, url_for
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from portal.accounts.models import Account, Professional, Structure
@@ -84,9 +90,12 @@ def line_idempotency_key(order: Order, line: OrderLine) -> str:
 
 
 def operator_of(session: Session, order: Order) -> Operator:
-    revision = session.get(OfferRevision, order.offer_revision_id)
-    offer = session.get(Offer, revision.offer_id) if revision else None
-    operator = session.get(Operator, offer.operator_id) if offer else None
+    operator = session.exec(
+        select(Operator)
+        .join(Offer, Offer.operator_id == Operator.id)
+        .join(OfferRevision, OfferRevision.offer_id == Offer.id)
+        .where(OfferRevision.id == order.offer_revision_id)
+    ).first()
     if operator is None:
         raise PermanentProvisioningError("operator_missing", "The offer's operator is unknown.")
     return operator
@@ -114,19 +123,30 @@ def provision(session: Session, order_id: int, settings: Settings) -> None:
     except PermanentProvisioningError as error:
         _needs_attention(session, order, error.message)
         return
+    # Read once: the request to the operator and the directory entry both need the holder.
+    professional = (
+        session.get(Professional, order.professional_id) if order.professional_id else None
+    )
     all_active = True
+    mailboxes = []
     for line in lines_of(session, order.id):
         try:
             mailbox = _mailbox_for(session, order, line, operator)
         except PermanentProvisioningError as error:
             _needs_attention(session, order, error.message)
             return
+        mailboxes.append(mailbox)
         if mailbox.state == MailboxState.ACTIVE:
             continue
         if adapter.kind == "manual" and not mailbox.external_id and _waiting(session, mailbox):
             all_active = False  # already in the operator's work list
             continue
         key = line_idempotency_key(order, line)
+        request = (
+            None
+            if mailbox.external_id
+            else _request(session, order, line, operator, settings, professional)
+        )
         attempt = ProvisioningAttempt(
             order_line_id=line.id,
             mailbox_id=mailbox.id,
@@ -134,29 +154,36 @@ def provision(session: Session, order_id: int, settings: Settings) -> None:
             action="create",
             idempotency_key=key,
         )
-        session.add(attempt)
+        # Added once finished, so that it is written in one statement (this transaction
+        # commits only after the operator's answer anyway).
         try:
-            if mailbox.external_id:
+            if request is None:
                 remote = adapter.get_mailbox(mailbox.external_id)
             else:
-                remote = adapter.create_mailbox(
-                    _request(session, order, line, operator, settings), key
-                )
+                remote = adapter.create_mailbox(request, key)
         except TransientProvisioningError as error:
+            session.add(attempt)
             _finish(attempt, "transient", None, str(error))
             session.commit()  # keep the trace of the attempt; the job is retried
             raise
         except PermanentProvisioningError as error:
+            session.add(attempt)
             _finish(attempt, "permanent", error.code, error.message)
             _needs_attention(session, order, error.message)
             return
+        session.add(attempt)
         if not apply_remote_state(session, order, mailbox, remote, attempt):
             return
         all_active = all_active and mailbox.state == MailboxState.ACTIVE
     if all_active:
-        from portal.provisioning.jobs import register_order_in_directory
+        try:
+            activate(session, order, mailboxes, settings, operator=operator)
+        except TransientJobError:
+            # The directory did not answer: the operator's answer is kept (this transaction
+            # commits) and the directory step is retried on its own with back-off.
+            from portal.provisioning.jobs import register_order_in_directory
 
-        enqueue(register_order_in_directory, order.id, queue="directory", session=session)
+            enqueue(register_order_in_directory, order.id, queue="directory", session=session)
 
 
 def apply_remote_state(
@@ -243,25 +270,31 @@ def _mailbox_for(session: Session, order: Order, line: OrderLine, operator: Oper
         if mailbox is not None:
             return mailbox
     address = line.address.lower()
-    mailbox = Mailbox(
-        address=address,
-        type=line.mailbox_type,
-        operator_id=operator.id,
-        professional_id=order.professional_id if line.mailbox_type in ("PER", "CAB") else None,
-        structure_id=order.structure_id,
-        description=line.description,
-        service=line.service,
-        responsible=line.responsible,
-    )
-    try:
-        with session.begin_nested():
-            session.add(mailbox)
-    except IntegrityError as error:
+    values = {
+        "address": address,
+        "type": line.mailbox_type,
+        "operator_id": operator.id,
+        "professional_id": order.professional_id if line.mailbox_type in ("PER", "CAB") else None,
+        "structure_id": order.structure_id,
+        "description": line.description,
+        "service": line.service,
+        "responsible": line.responsible,
+    }
+    # One statement: nothing is written if another mailbox has the address (or is taking it
+    # in a transaction that commits first).
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    mailbox = session.scalars(
+        insert(Mailbox)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["address"])
+        .returning(Mailbox)
+    ).first()
+    if mailbox is None:
         raise PermanentProvisioningError(
             "address_unavailable",
             f"The address {address} is already used by another mailbox. "
             "Cancel this order and choose another address.",
-        ) from error
+        )
     line.mailbox_id = mailbox.id
     session.add(line)
     session.flush()
@@ -269,19 +302,22 @@ def _mailbox_for(session: Session, order: Order, line: OrderLine, operator: Oper
 
 
 def _request(
-    session: Session, order: Order, line: OrderLine, operator: Operator, settings: Settings
+    session: Session,
+    order: Order,
+    line: OrderLine,
+    operator: Operator,
+    settings: Settings,
+    professional: Professional | None,
 ) -> MailboxRequest:
     holder = None
-    if order.professional_id and line.mailbox_type in ("PER", "CAB"):
-        professional = session.get(Professional, order.professional_id)
-        if professional is not None:
-            holder = Holder(
-                idnps=professional.idnps,
-                first_name=professional.first_name,
-                last_name=professional.last_name,
-                rpps=professional.rpps,
-                profession_code=professional.profession_code,
-            )
+    if professional is not None and line.mailbox_type in ("PER", "CAB"):
+        holder = Holder(
+            idnps=professional.idnps,
+            first_name=professional.first_name,
+            last_name=professional.last_name,
+            rpps=professional.rpps,
+            profession_code=professional.profession_code,
+        )
     organisation = None
     if order.structure_id:
         structure = session.get(Structure, order.structure_id)
@@ -350,17 +386,43 @@ def register_in_directory(session: Session, order_id: int, settings: Settings) -
         if mailbox is None or mailbox.state != MailboxState.ACTIVE:
             return  # not ready: the creation step enqueues this step again when it is
         mailboxes.append(mailbox)
+    activate(session, order, mailboxes, settings)
+
+
+def activate(
+    session: Session,
+    order: Order,
+    mailboxes: list[Mailbox],
+    settings: Settings,
+    *,
+    operator: Operator | None = None,
+) -> None:
+    """The order's mailboxes all exist at the operator: list them, activate the order, e-mail.
+
+    The caller holds the order's lock. Raises TransientJobError, having changed nothing, when
+    the directory does not answer; a permanent directory refusal moves the order to
+    ``needs_attention``, with nothing listed.
+    """
+    # A refusal leaves nothing behind by itself for one mailbox published in our directory
+    # only; several mailbox (one refused after another was listed) or a remote directory
+    # (refusing after ours has listed it) need a savepoint to undo what was done.
+    savepoint = (
+        session.begin_nested() if len(mailboxes) > 1 or settings.directory_fhir_base_url else None
+    )
     try:
         for mailbox in mailboxes:
             publish_mailbox(session, mailbox_id=mailbox.id, settings=settings)
     except DirectoryUnavailable as error:
+        if savepoint is not None:
+            savepoint.rollback()
         raise TransientJobError(str(error)) from error
     except DirectoryPublishError as error:
-        session.rollback()
-        order = states.lock_order(session, order_id)
-        if order is not None and order.state == OrderState.PROVISIONING:
-            _needs_attention(session, order, str(error))
+        if savepoint is not None:
+            savepoint.rollback()
+        _needs_attention(session, order, str(error))
         return
+    if savepoint is not None:
+        savepoint.commit()
     subscription = Subscription(
         order_id=order.id,
         offer_revision_id=order.offer_revision_id,
@@ -380,18 +442,19 @@ def register_in_directory(session: Session, order_id: int, settings: Settings) -
         actor=SYSTEM,
         reason="Mailbox created at the operator and listed in the directory",
     )
-    _send_ready_email(session, order, mailboxes)
+    _send_ready_email(session, order, mailboxes, operator or operator_of(session, order))
     if order.replaces_subscription_id:
         _keep_preferred_choice(session, order.replaces_subscription_id, mailboxes)
         _terminate_replaced(session, order.replaces_subscription_id)
 
 
-def _send_ready_email(session: Session, order: Order, mailboxes: list[Mailbox]) -> None:
+def _send_ready_email(
+    session: Session, order: Order, mailboxes: list[Mailbox], operator: Operator
+) -> None:
     account = session.get(Account, order.account_id)
     to = order.contact_email or (account.email if account else None)
     if account is None or not to:
         return  # the order page shows the same connection details
-    operator = operator_of(session, order)
     for mailbox in mailboxes:
         connection = mailbox.connection or {}
         queue_email(

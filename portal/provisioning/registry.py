@@ -5,12 +5,17 @@ secret (``base_url``, ``timeout_seconds``); the bearer token and the callback si
 stored encrypted (:mod:`portal.provisioning.secrets`). Settings ``{"reference_operator": true}``
 point the operator at the reference operator of this installation (``OPERATOR_SANDBOX_URL``),
 with secrets derived from SECRET_KEY: that is how the seeded demo operators work.
+
+HTTP adapters of one thread share a ``requests.Session`` per operator address and token, so a
+worker keeps its connections to an operator open (keep-alive) from one job to the next.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
+import requests
 from sqlmodel import Session
 
 from portal.catalogue.models import Operator
@@ -91,7 +96,31 @@ def _standard(operator: Operator, session: Session, settings: Settings) -> Provi
         base_url=base_url,
         token=token,
         timeout_seconds=float(options.get("timeout_seconds", 10)),
+        http=http_session(base_url, token),
     )
+
+
+class _HttpSessions(threading.local):
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, str], requests.Session] = {}
+
+
+_http_sessions = _HttpSessions()
+MAX_HTTP_SESSIONS = 64
+
+
+def http_session(base_url: str, token: str) -> requests.Session:
+    """This thread's HTTP session (its pool of kept-alive connections) for one operator API."""
+    key = (base_url.rstrip("/"), token)
+    sessions = _http_sessions.by_key
+    session = sessions.get(key)
+    if session is None:
+        if len(sessions) >= MAX_HTTP_SESSIONS:  # operators reconfigured many times: start over
+            for old in sessions.values():
+                old.close()
+            sessions.clear()
+        session = sessions[key] = requests.Session()
+    return session
 
 
 def _manual(operator: Operator, session: Session, settings: Settings) -> ProvisioningAdapter:

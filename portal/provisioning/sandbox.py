@@ -86,24 +86,39 @@ CREATE TABLE IF NOT EXISTS setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 class SandboxStore:
-    """The reference operator's own database (one SQLite file)."""
+    """The reference operator's own database (one SQLite file).
+
+    One connection, opened once and shared by the server's threads one at a time (a lock):
+    opening a connection per call, and closing it, made SQLite check the file and checkpoint
+    its journal on every request. Other processes may open the same file beside it (WAL).
+    """
 
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
         with self.connect() as db:
             db.executescript(SCHEMA)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        try:
-            yield db
-        finally:
-            db.close()
+        with self._lock:
+            if self._db is None:
+                db = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                self._db = db
+            yield self._db
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -268,7 +283,7 @@ def create_sandbox_app(*, store_path: Path, token: str, callback_secret: str) ->
         if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
             return _error(401, "unauthorised", "A valid bearer token is required.")
         if request.path.startswith("/v1/"):
-            faults = store.faults()
+            faults = g.faults = store.faults()  # read once per call
             if faults["latency_ms"]:
                 time.sleep(min(faults["latency_ms"], 60_000) / 1000)
             # Counters are only written when a fault is armed, so normal calls stay read-only.
@@ -349,7 +364,7 @@ def create_sandbox_app(*, store_path: Path, token: str, callback_secret: str) ->
             return _error(422, "invalid_request", problem)
         assert isinstance(body, dict)
         fingerprint = _fingerprint(body)
-        faults = store.faults()
+        faults = g.get("faults") or store.faults()
         with store.transaction() as db:
             existing = db.execute(
                 "SELECT * FROM mailbox WHERE idempotency_key = ?", (key,)

@@ -165,3 +165,59 @@ def test_an_unreachable_relay_keeps_the_message_pending_for_a_retry(
     assert message.status == "pending"
     assert message.attempts == 1
     assert "ConnectionRefusedError" in message.last_error
+
+
+class _CountingInbox(_Inbox):
+    """Records, with each message, the connection (client port) it came over."""
+
+    def __init__(self):
+        super().__init__()
+        self.ports = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.ports.append(session.peer[1])
+        return await super().handle_DATA(server, session, envelope)
+
+
+def _wait_for(inbox, count):
+    deadline = time.monotonic() + 5
+    while len(inbox.messages) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_messages_share_one_smtp_connection_and_a_closed_one_is_reopened(
+    outbox, app, settings, monkeypatch, tmp_path
+):
+    port = _free_port()
+    monkeypatch.setitem(
+        app.config,
+        "PORTAL_SETTINGS",
+        settings.with_overrides(instance_dir=tmp_path, mail_url=f"smtp://127.0.0.1:{port}"),
+    )
+    inbox = _CountingInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        first = _queue(outbox, key="mailbox-ready:conn-1")
+        second = _queue(outbox, key="mailbox-ready:conn-2")
+        outbox.commit()
+        assert queue.drain(app) == 2
+        _wait_for(inbox, 2)
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 2
+    assert len(set(inbox.ports)) == 1  # one connection for both
+    # The relay restarts (it closed our connection): the next message still goes out.
+    restarted = _CountingInbox()
+    controller = Controller(restarted, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        third = _queue(outbox, key="mailbox-ready:conn-3")
+        outbox.commit()
+        queue.drain(app)
+        _wait_for(restarted, 1)
+    finally:
+        controller.stop()
+    assert [m.rcpt_tos for m in restarted.messages] == [["marie.curie@example.org"]]
+    outbox.expire_all()
+    assert {outbox.get(OutboxMessage, m.id).status for m in (first, second, third)} == {"sent"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from sqlmodel import select
 
@@ -215,3 +217,79 @@ def test_a_switch_of_offer_keeps_the_preferred_address_and_terminates_the_old_ma
         ).first()
         is None
     )
+
+
+def test_a_creation_confirmed_at_once_is_listed_activated_and_announced_by_one_job(
+    app, jobs, settings, clean_sandbox
+):
+    operator = sandbox_operator(jobs, settings, clean_sandbox)
+    order = make_order(jobs, operator=operator, email="paul@example.org")
+    start_provisioning(jobs, order, actor="account:1", reason="Nothing to pay")
+    jobs.commit()
+
+    assert queue.drain(app) == 1  # the creation job; the e-mail went right after it
+    jobs.expire_all()
+    order = jobs.get(Order, order.id)
+    assert order.state == OrderState.ACTIVE
+    mailbox = _mailbox(jobs, order)
+    entry = jobs.exec(select(DirectoryEntry).where(DirectoryEntry.address == mailbox.address)).one()
+    assert (entry.mailbox_id, entry.source, entry.mailbox_type) == (mailbox.id, "portal", "PER")
+    message = jobs.exec(
+        select(OutboxMessage).where(OutboxMessage.dedup_key == f"mailbox-ready:{mailbox.id}")
+    ).one()
+    assert (message.to_address, message.status) == ("paul@example.org", "sent")
+    attempts = jobs.exec(
+        select(ProvisioningAttempt.outcome, ProvisioningAttempt.finished_at).where(
+            ProvisioningAttempt.mailbox_id == mailbox.id
+        )
+    ).all()
+    assert len(attempts) == 1
+    assert attempts[0][0] == "success" and attempts[0][1] is not None
+
+
+def _pending_functions(app) -> list[str]:
+    runner = queue.runner(app)
+    if isinstance(runner, queue.EmbeddedRunner):
+        return [call.function for call in runner.pending]
+    return [job.args[0] for name in queue.QUEUE_NAMES for job in runner.queues[name].jobs]
+
+
+def test_a_directory_that_does_not_answer_keeps_the_mailbox_and_lists_it_later(
+    app, jobs, settings, clean_sandbox, monkeypatch
+):
+    from portal.provisioning import jobs as pipeline_jobs
+
+    operator = sandbox_operator(jobs, settings, clean_sandbox)
+    order = make_order(jobs, operator=operator)
+    start_provisioning(jobs, order, actor="account:1", reason="Nothing to pay")
+    jobs.commit()
+    queue.runner(app).clear()
+    with socket.socket() as probe:  # a national directory that nobody serves
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/fhir"
+    monkeypatch.setitem(
+        app.config, "PORTAL_SETTINGS", settings.with_overrides(directory_fhir_base_url=dead)
+    )
+    pipeline_jobs.provision_order(order.id)
+
+    jobs.expire_all()
+    order = jobs.get(Order, order.id)
+    assert order.state == OrderState.PROVISIONING
+    mailbox = _mailbox(jobs, order)
+    assert mailbox.state == "active" and mailbox.external_id
+    assert jobs.exec(
+        select(ProvisioningAttempt.outcome).where(ProvisioningAttempt.mailbox_id == mailbox.id)
+    ).all() == ["success"]
+    assert (
+        jobs.exec(select(DirectoryEntry).where(DirectoryEntry.address == mailbox.address)).all()
+        == []
+    )
+    assert _pending_functions(app) == ["portal.provisioning.jobs:register_order_in_directory"]
+
+    queue.runner(app).clear()
+    monkeypatch.setitem(app.config, "PORTAL_SETTINGS", settings)  # the directory is back
+    pipeline_jobs.register_order_in_directory(order.id)
+    jobs.expire_all()
+    assert jobs.get(Order, order.id).state == OrderState.ACTIVE
+    assert jobs.exec(select(DirectoryEntry).where(DirectoryEntry.address == mailbox.address)).one()
+    assert len(clean_sandbox.mailboxes(mailbox.address)) == 1
