@@ -3,7 +3,7 @@
 Runs, on this machine only (127.0.0.1):
 
 - PostgreSQL database ``bench_provisioning`` (dropped and recreated, migrated, seeded);
-- Redis database 5 (emptied);
+- Redis database 5, or ``BENCH_REDIS_URL`` (emptied);
 - the reference operator (``flask --app portal operator-sandbox``) over HTTP, its own SQLite;
 - an SMTP sink (aiosmtpd) receiving the confirmation e-mails;
 - two ``flask --app portal worker --no-scheduler`` processes (``--fork`` to give them
@@ -11,8 +11,10 @@ Runs, on this machine only (127.0.0.1):
 
 Then it times, with the same two workers:
 
-1. N orders (default 1,000) from ``submitted`` to ``active`` with their e-mail sent: per order a
-   creation job (HTTP call to the operator), a directory job and a mail job (SMTP);
+1. N orders (default 1,000) from ``submitted`` to ``active`` with their e-mail sent: per order
+   one creation job (HTTP call to the operator, then, in the same transaction, the directory
+   entry, the activation and the outbox message), whose follow-up sends the e-mail (SMTP) in
+   the same worker right after the commit;
 2. N no-op jobs through the same job wrapper (``portal.queue.run_job``).
 
 It prints orders per second, no-op jobs per second and their ratio. Usage::

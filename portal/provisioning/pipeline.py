@@ -404,7 +404,7 @@ def activate(
     ``needs_attention``, with nothing listed.
     """
     # A refusal leaves nothing behind by itself for one mailbox published in our directory
-    # only; several mailbox (one refused after another was listed) or a remote directory
+    # only; several mailboxes (one refused after another was listed) or a remote directory
     # (refusing after ours has listed it) need a savepoint to undo what was done.
     savepoint = (
         session.begin_nested() if len(mailboxes) > 1 or settings.directory_fhir_base_url else None
