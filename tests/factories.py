@@ -6,7 +6,8 @@ import itertools
 
 from sqlmodel import Session
 
-from portal.accounts.models import Account, Professional, Structure
+from portal.accounts.models import Account, Membership, Professional, Structure
+from portal.accounts.passwords import hash_password
 from portal.catalogue.models import Offer, OfferRevision, OfferStatus, Operator
 
 _sequence = itertools.count(1)
@@ -104,4 +105,14 @@ def make_account(session: Session, **values) -> Account:
     )
     session.add(account)
     session.flush()
+    return account
+
+
+def make_staff(session: Session, email: str, role: str, *, password: str, **scope) -> Account:
+    """A staff account signing in with ``password``, with one role in ``scope``
+    (region_code=…, operator_id=… or structure_id=…; none for platform admins)."""
+    account = Account(email=email, display_name=email, password_hash=hash_password(password))
+    session.add(account)
+    session.flush()
+    session.add(Membership(account_id=account.id, role=role, **scope))
     return account

@@ -17,13 +17,13 @@ import re
 import pytest
 from sqlmodel import select
 
-from portal.accounts.models import Account, Membership, Role
-from portal.accounts.passwords import hash_password
+from portal.accounts.models import Role
 from portal.app import create_app
 from portal.catalogue.models import Offer, Operator
 from portal.config import PROJECT_ROOT, Settings
 from portal.db import session_scope
 from tests.accounts.live import live_identity_provider, live_portal
+from tests.factories import make_staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -38,17 +38,17 @@ def add_staff(database_url: str, directory) -> dict:
     with app.app_context(), session_scope(app) as session:
         mailiz = session.exec(select(Operator).where(Operator.slug == "mailiz")).one()
         offer = session.exec(select(Offer).where(Offer.operator_id == mailiz.id)).first()
-        for email, role, scope in (
-            ("plateforme@example.org", Role.PLATFORM_ADMIN, {}),
-            ("region@example.org", Role.REGION_ADMIN, {"region_code": REGION}),
-            ("operateur@example.org", Role.OPERATOR_ADMIN, {"operator_id": mailiz.id}),
-        ):
-            account = Account(
-                email=email, display_name=email, password_hash=hash_password(PASSWORD)
-            )
-            session.add(account)
-            session.flush()
-            session.add(Membership(account_id=account.id, role=role, **scope))
+        make_staff(session, "plateforme@example.org", Role.PLATFORM_ADMIN, password=PASSWORD)
+        make_staff(
+            session, "region@example.org", Role.REGION_ADMIN, password=PASSWORD, region_code=REGION
+        )
+        make_staff(
+            session,
+            "operateur@example.org",
+            Role.OPERATOR_ADMIN,
+            password=PASSWORD,
+            operator_id=mailiz.id,
+        )
         return {"operator_id": mailiz.id, "offer_id": offer.id}
 
 

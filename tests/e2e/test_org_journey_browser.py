@@ -23,14 +23,13 @@ from werkzeug.serving import make_server
 
 from portal import queue
 from portal.accounts import devidp
-from portal.accounts.models import Account, Membership, Role, Structure
-from portal.accounts.passwords import hash_password
+from portal.accounts.models import Role, Structure
 from portal.app import create_app
 from portal.config import Settings
 from portal.db import session_scope
 from portal.regions.models import SubsidyProgramme
 from tests.accounts.live import CLIENT_ID, CLIENT_SECRET, live_identity_provider, prepared_database
-from tests.factories import make_offer, make_operator
+from tests.factories import make_offer, make_operator, make_staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 DATABASE_NAME = "org_journey_e2e"
@@ -65,16 +64,16 @@ def prepare(url: str, directory) -> dict:
                 status="published",
             )
         )
-        for email, role, scope in (
-            ("region@example.org", Role.REGION_ADMIN, {"region_code": "53"}),
-            ("operateur@example.org", Role.OPERATOR_ADMIN, {"operator_id": operator.id}),
-        ):
-            account = Account(
-                email=email, display_name=email, password_hash=hash_password(PASSWORD)
-            )
-            session.add(account)
-            session.flush()
-            session.add(Membership(account_id=account.id, role=role, **scope))
+        make_staff(
+            session, "region@example.org", Role.REGION_ADMIN, password=PASSWORD, region_code="53"
+        )
+        make_staff(
+            session,
+            "operateur@example.org",
+            Role.OPERATOR_ADMIN,
+            password=PASSWORD,
+            operator_id=operator.id,
+        )
         pharmacy = session.exec(select(Structure).where(Structure.finess == "350000022")).one()
         return {"operator_id": operator.id, "pharmacy_id": pharmacy.id}
 
