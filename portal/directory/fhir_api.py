@@ -209,6 +209,13 @@ def _search_conditions(session: Session, resource_type: str) -> list[ColumnEleme
                 400, "not-supported", f"The modifier :{modifier} is not supported on {name}."
             )
         for value in request.args.getlist(raw_name):
+            if name == "mailbox-mss-type" and value.strip():
+                # Narrow the resource's own type list rather than adding a second IN: the
+                # planner multiplies their selectivities and expects 100 times too few rows.
+                codes = {code.rpartition("|")[2].upper() for code in value.strip().split(",")}
+                types = tuple(code for code in types if code in codes)
+                conditions[1] = DirectoryEntry.mailbox_type.in_(types)
+                continue
             conditions.append(_condition(session, resource_type, name, modifier, value.strip()))
     return conditions
 
@@ -419,19 +426,24 @@ def search(resource_type: str):
     # SQLite reads every matching row to group them whatever the LIMIT (the FTS5 rowids come
     # in id order): the same statement then also reads up to TOTAL_CAP + 1 keys, so that the
     # total needs no second pass.
-    capped_here = session.get_bind().dialect.name == "sqlite" and total_mode == "estimate"
+    # Same on PostgreSQL for :contains, which no index serves: the matching rows are read once,
+    # in a materialised CTE. Otherwise the planner may walk an index in key order hoping to
+    # stop early, and read the whole table through it when almost nothing matches
+    # (Organization?mailbox-mss:contains=pharmacie: 5.8 s instead of 0.3 s at a million).
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    read_all = sqlite or any(name.endswith(":contains") for name in request.args)
+    capped_here = read_all and total_mode == "estimate"
     if capped_here:
         limit = max(limit, TOTAL_CAP + 1 - offset)
     found: list[str] = []
     if limit > 0:
-        rows = session.exec(
-            select(*columns)
-            .where(*conditions)
-            .group_by(*columns)
-            .order_by(*columns)
-            .offset(offset)
-            .limit(limit)
-        ).all()
+        keyed = select(*(column.label(f"k{n}") for n, column in enumerate(columns)))
+        if read_all and not sqlite:
+            matched = keyed.where(*conditions).cte("matched").prefix_with("MATERIALIZED")
+            page = select(*matched.c).group_by(*matched.c).order_by(*matched.c)
+        else:
+            page = select(*columns).where(*conditions).group_by(*columns).order_by(*columns)
+        rows = session.exec(page.offset(offset).limit(limit)).all()
         found = [row if isinstance(row, str) else row[-1] for row in rows]
     keys = found[:count]
     more = bool(count) and len(found) > count

@@ -156,3 +156,31 @@ def test_the_total_is_given_up_to_the_cap(client, fifteen, monkeypatch, cap, row
     assert body.get("total") == total
     assert ids_of(body) == [f"8400000000{n:02d}" for n in range(4)]
     assert next_url(body) == "/fhir/Practitioner?name=nombreux&_count=4&_offset=4"
+
+
+@pytest.mark.parametrize("total_mode", ["estimate", "accurate"])
+def test_contains_pages_through_every_role_once(client, fifteen, costly_counts, total_mode):
+    url = f"/fhir/PractitionerRole?mailbox-mss:contains=NOMBREUX.mss&_count=5&_total={total_mode}"
+    seen, totals = [], []
+    while url:
+        body = fhir_get(client, url)
+        seen += ids_of(body)
+        totals.append(body.get("total"))
+        url = next_url(body)
+    assert seen == [
+        "840000000000-0",
+        "840000000000-1750000123",
+        *(f"8400000000{n:02d}-0" for n in range(1, 15)),
+    ]
+    if total_mode == "accurate":
+        assert totals == [16, 16, 16, 16]
+    else:
+        assert totals == [None, None, None, 16]
+
+
+@pytest.mark.parametrize(
+    ("types", "expected"), [("PER", 15), ("PER,ORG", 15), ("ORG", 0), ("CAB", 0)]
+)
+def test_mailbox_type_narrows_the_resource_types(client, fifteen, types, expected):
+    body = fhir_get(client, f"/fhir/Practitioner?name=nombreux&mailbox-mss-type={types}")
+    assert body["total"] == expected and len(body.get("entry", [])) == min(expected, 20)
