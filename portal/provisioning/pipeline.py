@@ -452,7 +452,7 @@ def _send_ready_email(
     session: Session, order: Order, mailboxes: list[Mailbox], operator: Operator
 ) -> None:
     account = session.get(Account, order.account_id)
-    to = order.contact_email or (account.email if account else None)
+    to = order.contact_address(account)
     if account is None or not to:
         return  # the order page shows the same connection details
     for mailbox in mailboxes:
