@@ -25,6 +25,7 @@ It prints orders per second, no-op jobs per second and their ratio. Usage::
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import subprocess
@@ -119,6 +120,8 @@ def main() -> None:
             Sink.received += 1
             return "250 OK"
 
+    # The portal's logging set-up (development: INFO) would print every SMTP command.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     smtp = Controller(Sink(), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     Redis.from_url(REDIS_URL).flushdb()
