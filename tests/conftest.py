@@ -168,6 +168,7 @@ def _fresh_rate_limits():
     yield
 
 
+CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -176,9 +177,14 @@ def chromium():
     """Debian's Chromium driven by Playwright, headless; one browser per test module."""
     from playwright.sync_api import sync_playwright
 
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"browser test: Debian's Chromium is not installed ({CHROMIUM}); "
+            "`apt-get install chromium` (`bash .ci/run` does)"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         yield browser
         browser.close()
