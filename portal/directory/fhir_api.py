@@ -120,7 +120,23 @@ def capability_statement() -> dict[str, Any]:
         "fhirVersion": fhir.FHIR_VERSION,
         "format": ["json"],
         "patchFormat": [FHIR_JSON],
-        "rest": [{"mode": "server", "resource": resources}],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": resources,
+                # Paging and totals, for every resource type.
+                "searchParam": [
+                    {"name": "_count", "type": "number"},
+                    {"name": "_offset", "type": "number"},
+                    {
+                        "name": "_total",
+                        "type": "token",
+                        "documentation": "none | estimate (default: the total only when "
+                        "counting is cheap) | accurate",
+                    },
+                ],
+            }
+        ],
     }
 
 

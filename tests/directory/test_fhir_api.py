@@ -105,6 +105,8 @@ def test_capability_statement_lists_resources_and_search_parameters(client):
     assert set(resources) == {"Practitioner", "PractitionerRole", "Organization"}
     names = {param["name"] for param in resources["Practitioner"]["searchParam"]}
     assert {"mailbox-mss", "mailbox-mss-type", "identifier", "name"} <= names
+    common = {param["name"] for param in body["rest"][0]["searchParam"]}
+    assert common == {"_count", "_offset", "_total"}
 
 
 def test_practitioner_read_shows_public_mailboxes_with_ans_extensions(client, directory):
