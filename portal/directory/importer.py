@@ -381,7 +381,7 @@ class _SqliteStager(_Loader):
             self.connection.exec_driver_sql(self.insert, chunk.rows)
 
     def close(self, error: BaseException | None = None) -> None:
-        pass
+        """Nothing to flush: each chunk was inserted as it came."""
 
 
 # --- Import -------------------------------------------------------------------------------

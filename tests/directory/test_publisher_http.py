@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-import sqlalchemy as sa
 
-from portal.config import Settings
 from portal.db import create_engine
 from portal.directory.importer import import_extraction
 from portal.directory.publisher import (
@@ -18,7 +16,6 @@ from portal.directory.publisher import (
 )
 from portal.identifiers import IDNPS_SYSTEM
 from tests.accounts.live import live_portal
-from tests.conftest import TEST_DATABASE_URL
 from tests.directory.extraction_lines import HEADER, per
 from tests.directory.helpers import make_mailbox
 from tests.factories import make_professional
@@ -28,17 +25,6 @@ TOKEN = "publisher-http-test-token-0123456789"
 DATABASE_NAME = "directory_publisher_http"
 RPPS = "10000000433"
 ADDRESS = "nouvelle.adresse@pro.mssante.fr"
-
-
-def remote_database_url(directory) -> str:
-    """The database live_portal prepared for DATABASE_NAME (same rule as tests.conftest)."""
-    if TEST_DATABASE_URL:
-        url = Settings(database_url="sqlite://").with_overrides(database_url=TEST_DATABASE_URL)
-        server = sa.engine.make_url(url.database_url)
-        return server.set(database=f"{server.database}_{DATABASE_NAME}").render_as_string(
-            hide_password=False
-        )
-    return f"sqlite:///{directory / (DATABASE_NAME + '.sqlite3')}"
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +39,7 @@ def remote(tmp_path_factory):
                 f"{HEADER}\n{per('j.rivet@medecin.mssante.fr', RPPS, 'Rivet', 'Jeanne')}\n",
                 encoding="utf-8",
             )
-            engine = create_engine(remote_database_url(directory))
+            engine = create_engine(portal.database_url)
             assert import_extraction(engine, extraction).entries_loaded == 1
             engine.dispose()
             yield portal

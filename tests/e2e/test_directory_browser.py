@@ -10,27 +10,14 @@ import subprocess
 import sys
 
 import pytest
-import sqlalchemy as sa
 
-from portal.config import PROJECT_ROOT, Settings
+from portal.config import PROJECT_ROOT
 from tests.accounts.live import live_identity_provider, live_portal
-from tests.conftest import TEST_DATABASE_URL
 from tests.directory.extraction_lines import HEADER, org, per
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 DATABASE_NAME = "directory_e2e"
 CLAIRE = "10100000011"  # RPPS of the demo professional "medecin-msp" (Claire MARTIN)
-
-
-def portal_database_url(directory) -> str:
-    """The database live_portal prepared for DATABASE_NAME (same rule as tests.conftest)."""
-    if TEST_DATABASE_URL:
-        url = Settings(database_url="sqlite://").with_overrides(database_url=TEST_DATABASE_URL)
-        server = sa.engine.make_url(url.database_url)
-        return server.set(database=f"{server.database}_{DATABASE_NAME}").render_as_string(
-            hide_password=False
-        )
-    return f"sqlite:///{directory / (DATABASE_NAME + '.sqlite3')}"
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +51,7 @@ def servers(tmp_path_factory):
             encoding="utf-8",
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("PSC_")}
-        env.update(PORTAL_ENV="test", DATABASE_URL=portal_database_url(directory))
+        env.update(PORTAL_ENV="test", DATABASE_URL=portal.database_url)
         result = subprocess.run(
             [
                 sys.executable,
