@@ -78,6 +78,15 @@ class Database:
         )
 
 
+def insert_with_conflicts(session: Session, model: Any) -> Any:
+    """``INSERT`` into ``model``'s table in the session's database dialect, which knows
+    ``ON CONFLICT`` (``on_conflict_do_nothing`` / ``on_conflict_do_update``)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
+
+
 def create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -37,12 +37,10 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from portal.config import Settings
-from portal.db import session_scope, utcnow
+from portal.db import insert_with_conflicts, session_scope, utcnow
 from portal.i18n import LANGUAGES
 from portal.mail.models import OutboxMessage
 from portal.queue import TransientJobError, enqueue
@@ -76,7 +74,7 @@ def queue_email(
     # One statement: the message is written unless the same cause was queued before (or is
     # being queued by another transaction at this moment: that one is kept).
     message = session.scalars(
-        _insert_for(session)(OutboxMessage)
+        insert_with_conflicts(session, OutboxMessage)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(OutboxMessage)
@@ -85,13 +83,6 @@ def queue_email(
         return session.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)).one()
     enqueue(send_outbox_message, message.id, queue="mail", session=session, follow_up=True)
     return message
-
-
-def _insert_for(session: Session):
-    """The INSERT construct of the session's database, which knows ON CONFLICT."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql_insert
-    return sqlite_insert
 
 
 def render_email(template: str, context: dict[str, object], locale: str) -> tuple[str, str, str]:

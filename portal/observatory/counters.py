@@ -6,12 +6,10 @@ import datetime as dt
 import logging
 
 from flask import Flask, Response, request
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from portal.catalogue.models import Offer
-from portal.db import session_scope, utcnow
+from portal.db import insert_with_conflicts, session_scope, utcnow
 from portal.observatory.models import OfferViewCount
 
 log = logging.getLogger(__name__)
@@ -21,8 +19,9 @@ OFFER_PAGE_ENDPOINT = "catalogue.offer"
 
 def record_offer_view(session: Session, *, offer_id: int, day: dt.date) -> None:
     """Add one view in a single statement, safe under concurrent requests."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(OfferViewCount).values(offer_id=offer_id, day=day, views=1)
+    statement = insert_with_conflicts(session, OfferViewCount).values(
+        offer_id=offer_id, day=day, views=1
+    )
     statement = statement.on_conflict_do_update(
         index_elements=["offer_id", "day"],
         set_={"views": OfferViewCount.__table__.c.views + 1},

@@ -24,14 +24,12 @@ import hashlib
 import logging
 
 from flask import current_app, url_for
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from portal.accounts.models import Account, Professional, Structure
 from portal.catalogue.models import Offer, OfferRevision, Operator
 from portal.config import Settings
-from portal.db import utcnow
+from portal.db import insert_with_conflicts, utcnow
 from portal.directory.publisher import (
     DirectoryPublishError,
     DirectoryUnavailable,
@@ -282,9 +280,8 @@ def _mailbox_for(session: Session, order: Order, line: OrderLine, operator: Oper
     }
     # One statement: nothing is written if another mailbox has the address (or is taking it
     # in a transaction that commits first).
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     mailbox = session.scalars(
-        insert(Mailbox)
+        insert_with_conflicts(session, Mailbox)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["address"])
         .returning(Mailbox)
