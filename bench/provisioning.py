@@ -6,18 +6,22 @@ Runs, on this machine only (127.0.0.1):
 - Redis database 5, or ``BENCH_REDIS_URL`` (emptied);
 - the reference operator (``flask --app portal operator-sandbox``) over HTTP, its own SQLite;
 - an SMTP sink (aiosmtpd) receiving the confirmation e-mails;
-- two ``flask --app portal worker --no-scheduler`` processes (``--fork`` to give them
-  ``--fork``: a forked work horse per job instead of running jobs in the worker itself).
+- two ``flask --app portal worker --no-scheduler`` processes (with ``--fork``: a forked work
+  horse per job instead of running jobs in the worker itself).
 
 Then it times, with the same two workers:
 
-1. N orders (default 1,000) from ``submitted`` to ``active`` with their e-mail sent: per order
+1. N orders (default 1,000) from ``submitted`` to ``active`` with their e-mail sent, handed to
+   the workers one transaction each, as people's submissions are: per order
    one creation job (HTTP call to the operator, then, in the same transaction, the directory
    entry, the activation and the outbox message), whose follow-up sends the e-mail (SMTP) in
    the same worker right after the commit;
-2. N no-op jobs through the same job wrapper (``portal.queue.run_job``).
+2. N no-op jobs through the same job wrapper (``portal.queue.run_job``);
+3. N *floor* jobs (:func:`floor_order`): only the input/output an order cannot do without.
 
-It prints orders per second, no-op jobs per second and their ratio. Usage::
+It prints orders per second, no-op jobs per second and their ratio, the floor's ratio (what no
+implementation of the pipeline can beat with these services on this machine), and the CPU time
+each process used per job in each phase. Usage::
 
     .venv/bin/python bench/provisioning.py [--orders 1000] [--workers 2] [--fork]
 """
@@ -33,6 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
+from email.mime.text import MIMEText
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +51,49 @@ SECRET_KEY = "bench-provisioning-secret-key-not-for-production-0123456789"  # no
 
 def noop() -> None:
     """The no-op job of the comparison."""
+
+
+_floor_adapter = None
+
+
+def floor_order(n: int) -> None:
+    """The floor of the comparison: only the input/output one order cannot do without.
+
+    One creation call to the reference operator over HTTP (through the real adapter), one
+    statement recording its answer in PostgreSQL, and one small e-mail to the SMTP sink. No
+    ORM, no directory entry, no order history, no template: no implementation of the pipeline
+    can do less, so its rate bounds what the pipeline can reach with these services here.
+    """
+    import sqlalchemy as sa
+    from flask import current_app
+
+    from portal.db import database
+    from portal.mail.services import deliver_smtp
+    from portal.provisioning.adapters.standard import StandardProvisioningAdapter
+    from portal.provisioning.interfaces import Holder, MailboxRequest
+    from portal.provisioning.registry import SANDBOX_TOKEN_PURPOSE
+    from portal.provisioning.secrets import derived_secret
+
+    global _floor_adapter
+    settings = current_app.config["PORTAL_SETTINGS"]
+    if _floor_adapter is None:
+        _floor_adapter = StandardProvisioningAdapter(
+            base_url=settings.operator_sandbox_url,
+            token=derived_secret(settings.secret_key, SANDBOX_TOKEN_PURPOSE),
+        )
+    address = f"plancher.{n}@bench.mssante.fr"
+    holder = Holder(idnps=f"8{30000000000 + n}", first_name="Plancher", last_name=f"N{n}")
+    remote = _floor_adapter.create_mailbox(
+        MailboxRequest(address=address, mailbox_type="PER", holder=holder), f"bench-floor-{n:08d}"
+    )
+    with database().engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE orders SET state_changed_at = now() WHERE id = :id"),
+            {"id": n % 1000 + 1},
+        )
+    email = MIMEText(f"{remote.external_id}\n", "plain", "us-ascii")
+    email["From"], email["To"], email["Subject"] = settings.mail_from, address, "Floor"
+    deliver_smtp(email, settings.mail_url)
 
 
 def free_port() -> int:
@@ -142,8 +190,12 @@ def main() -> None:
             )
             for _ in range(args.workers)
         ]  # fmt: skip
-        orders_per_second = run_orders(args.orders)
-        noop_per_second = run_noops(args.orders)
+        meters = CpuMeters(processes, database_url)
+        orders_per_second = run_orders(args.orders, meters)
+        noop_per_second = run_jobs("bench.provisioning:noop", args.orders, meters, "no-op jobs")
+        floor_per_second = run_jobs(
+            "bench.provisioning:floor_order", args.orders, meters, "floor jobs"
+        )
     finally:
         for process in processes:
             process.terminate()
@@ -160,10 +212,70 @@ def main() -> None:
     print(f"orders/s (submitted -> active, e-mail sent): {orders_per_second:.1f}")
     print(f"no-op jobs/s: {noop_per_second:.1f}")
     print(f"ratio orders/s : no-op jobs/s = {orders_per_second / noop_per_second:.3f}")
-    print(f"e-mails received by the SMTP sink: {Sink.received}")
+    print(f"floor jobs/s (operator call, one statement, one e-mail): {floor_per_second:.1f}")
+    print(f"ratio floor jobs/s : no-op jobs/s = {floor_per_second / noop_per_second:.3f}")
+    print(f"e-mails received by the SMTP sink: {Sink.received} (orders and floor jobs)")
+    meters.report(args.orders)
 
 
-def run_orders(count: int) -> float:
+class CpuMeters:
+    """CPU seconds used by each process of the run during each timed phase (from /proc)."""
+
+    def __init__(self, processes: list[subprocess.Popen], database_url: str):
+        import sqlalchemy as sa
+        from redis import Redis
+
+        self.pids = {"reference operator": [processes[0].pid]}
+        self.pids["workers"] = [process.pid for process in processes[1:]]
+        self.pids["bench (SMTP sink, polling)"] = [os.getpid()]
+        self.pids["redis-server"] = [Redis.from_url(REDIS_URL).info("server")["process_id"]]
+        self.engine = sa.create_engine(database_url)
+        self.started: dict[str, float] = {}
+        self.phases: dict[str, dict[str, float]] = {}
+
+    def _postgres_pids(self) -> list[int]:
+        import sqlalchemy as sa
+
+        with self.engine.connect() as connection:
+            query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            return list(connection.scalars(sa.text(query)))
+
+    def _sample(self) -> dict[str, float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        groups = {**self.pids, "postgresql backends": self._postgres_pids()}
+        seconds: dict[str, float] = {}
+        for name, pids in groups.items():
+            total = 0.0
+            for pid in pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue  # ended
+                total += (int(fields[11]) + int(fields[12])) / ticks
+            seconds[name] = total
+        return seconds
+
+    def start(self) -> None:
+        self.started = self._sample()
+
+    def stop(self, phase: str, elapsed: float) -> None:
+        ended = self._sample()
+        self.phases[phase] = {name: ended[name] - self.started.get(name, 0.0) for name in ended}
+        self.phases[phase]["(wall clock)"] = elapsed
+
+    def report(self, count: int) -> None:
+        if not Path("/proc/self/stat").exists():
+            return
+        print(f"CPU milliseconds per {' / '.join(self.phases)} ({os.cpu_count()} CPUs):")
+        names = list(next(iter(self.phases.values())))
+        for name in names:
+            figures = " / ".join(
+                f"{1000 * phase[name] / count:7.2f}" for phase in self.phases.values()
+            )
+            print(f"  {name:<30} {figures}")
+
+
+def run_orders(count: int, meters: CpuMeters) -> float:
     import sqlalchemy as sa
     from sqlmodel import select
 
@@ -214,11 +326,16 @@ def run_orders(count: int) -> float:
                                   address=f"banc.essai{n}@bench.mssante.fr"))  # fmt: skip
             states.transition(session, order, OrderState.SUBMITTED, actor="bench")
     with app.app_context(), session_scope() as session:
-        orders = list(session.exec(select(Order).where(Order.state == OrderState.SUBMITTED)))
+        order_ids = list(session.exec(select(Order.id).where(Order.state == OrderState.SUBMITTED)))
+        session.commit()
+        meters.start()
         started = time.monotonic()
-        for order in orders:
-            start_provisioning(session, order, actor="bench")
-        session.commit()  # the jobs are handed to Redis here
+        for order_id in order_ids:
+            # One transaction per order, as when people submit them one by one: each job is
+            # handed to Redis when its order commits, so the workers start at once.
+            with session_scope() as submission:
+                order = submission.get(Order, order_id)
+                start_provisioning(submission, order, actor="bench")
         deadline = started + 1800
         while time.monotonic() < deadline:
             active = session.scalar(
@@ -245,10 +362,12 @@ def run_orders(count: int) -> float:
         else:
             raise SystemExit(f"only {active} orders active after 30 minutes")
         elapsed = time.monotonic() - started
+        meters.stop("orders", elapsed)
     return count / elapsed
 
 
-def run_noops(count: int) -> float:
+def run_jobs(function: str, count: int, meters: CpuMeters, phase: str) -> float:
+    """Enqueue ``count`` jobs ``function(n)`` (``function()`` for the no-op) and time them."""
     from redis import Redis
     from rq import Queue
 
@@ -257,14 +376,20 @@ def run_noops(count: int) -> float:
     connection = Redis.from_url(REDIS_URL)
     queue = Queue("provisioning", connection=connection)
     done_before = queue.finished_job_registry.count
+    meters.start()
     started = time.monotonic()
-    for _ in range(count):
-        queue.enqueue(run_job, "bench.provisioning:noop", result_ttl=600)
+    for n in range(count):
+        arguments = () if function.endswith(":noop") else (n,)
+        queue.enqueue(run_job, function, *arguments, result_ttl=600)
     while queue.finished_job_registry.count - done_before < count:
+        if queue.failed_job_registry.count:
+            raise SystemExit(f"{phase}: a job failed; see the workers' log")
         if time.monotonic() - started > 600:
-            raise SystemExit("no-op jobs did not finish in 10 minutes")
+            raise SystemExit(f"{phase}: the jobs did not finish in 10 minutes")
         time.sleep(0.02)
-    return count / (time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    meters.stop(phase, elapsed)
+    return count / elapsed
 
 
 if __name__ == "__main__":
