@@ -227,7 +227,7 @@ class CpuMeters:
 
         self.pids = {"reference operator": [processes[0].pid]}
         self.pids["workers"] = [process.pid for process in processes[1:]]
-        self.pids["bench (SMTP sink, polling)"] = [os.getpid()]
+        self.pids["bench (submissions, SMTP sink)"] = [os.getpid()]
         self.pids["redis-server"] = [Redis.from_url(REDIS_URL).info("server")["process_id"]]
         self.engine = sa.create_engine(database_url)
         self.started: dict[str, float] = {}
@@ -251,7 +251,8 @@ class CpuMeters:
                     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 except OSError:
                     continue  # ended
-                total += (int(fields[11]) + int(fields[12])) / ticks
+                # utime, stime, and those of reaped children (--fork's work horses).
+                total += sum(int(value) for value in fields[11:15]) / ticks
             seconds[name] = total
         return seconds
 
