@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -281,6 +283,18 @@ def cancel_invitation(invitation_id: int):
     )
 
 
+# ---------------------------------------------------------------- region and operator staff
+
+
+def _in_scope(session: Session, model: type, key: Any, allowed: set | None) -> list:
+    """The regions or operators (``model``, keyed by ``key``) a staff member administers, by
+    name; ``allowed`` None (platform admins) means all of them."""
+    statement = select(model).order_by(model.name)
+    if allowed is not None:
+        statement = statement.where(key.in_(allowed))
+    return list(session.exec(statement).all())
+
+
 # ---------------------------------------------------------------- region staff
 
 
@@ -289,10 +303,7 @@ def cancel_invitation(invitation_id: int):
 def regions():
     db = get_session()
     codes = region_codes_for(db, current_account())
-    statement = select(Region).order_by(Region.name)
-    if codes is not None:
-        statement = statement.where(Region.code.in_(codes))
-    rows = db.exec(statement).all()
+    rows = _in_scope(db, Region, Region.code, codes)
     if codes is not None and len(rows) == 1:
         return redirect(url_for(".region", region_code=rows[0].code))
     return render_template("accounts/staff/regions.html", regions=rows)
@@ -336,10 +347,7 @@ def region(region_code: str):
 def operators():
     db = get_session()
     ids = operator_ids_for(db, current_account())
-    statement = select(Operator).order_by(Operator.name)
-    if ids is not None:
-        statement = statement.where(Operator.id.in_(ids))
-    rows = db.exec(statement).all()
+    rows = _in_scope(db, Operator, Operator.id, ids)
     if ids is not None and len(rows) == 1:
         return redirect(url_for(".operator", operator_id=rows[0].id))
     return render_template("accounts/staff/operators.html", operators=rows)

@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 
 from portal.accounts.policy import Role, allow
 from portal.accounts.session import current_account
+from portal.actions import carry_out
 from portal.app import settings_of
 from portal.catalogue.models import Offer, OfferRevision, Operator
 from portal.db import get_session
@@ -256,26 +257,21 @@ def work_queue(operator_id: int):
 def complete_work(operator_id: int, mailbox_id: int):
     from portal.operators import provisioning as service
 
-    db = get_session()
     operator = _operator(operator_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    try:
+
+    def complete() -> str:
         mailbox = service.complete_work_item(
-            session=db,
+            session=get_session(),
             operator=operator,
             mailbox_id=mailbox_id,
             external_id=request.form.get("external_id", ""),
             account=current_account(),
         )
-    except LookupError:
-        abort(404)
-    except service.OperatorActionError as problem:
-        db.rollback()
-        flash(str(problem), "error")
-    else:
-        db.commit()
-        flash(_("Boîte %(address)s marquée comme créée.", address=mailbox.address), "success")
+        return _("Boîte %(address)s marquée comme créée.", address=mailbox.address)
+
+    carry_out(complete, refused=service.OperatorActionError)
     return redirect(url_for(".work_queue", operator_id=operator.id))
 
 
@@ -305,18 +301,15 @@ def orders(operator_id: int):
 def retry_order(operator_id: int, order_id: int):
     from portal.operators import provisioning as service
 
-    db = get_session()
     operator = _operator(operator_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    try:
-        service.retry(session=db, operator=operator, order_id=order_id, account=current_account())
-    except LookupError:
-        abort(404)
-    except service.OperatorActionError as problem:
-        db.rollback()
-        flash(str(problem), "error")
-    else:
-        db.commit()
-        flash(_("Commande n° %(id)d relancée.", id=order_id), "success")
+
+    def retry() -> str:
+        service.retry(
+            session=get_session(), operator=operator, order_id=order_id, account=current_account()
+        )
+        return _("Commande n° %(id)d relancée.", id=order_id)
+
+    carry_out(retry, refused=service.OperatorActionError)
     return redirect(url_for(".orders", operator_id=operator.id, etat="needs_attention"))

@@ -3,6 +3,8 @@ bulk orders. Every route declares its policy; a region's staff only ever reach t
 
 from __future__ import annotations
 
+from functools import partial
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -521,41 +523,18 @@ def approvals(region_code: str):
 @allow(Role.REGION_ADMIN, region="region_code")
 def decide(region_code: str, order_id: int):
     from portal.regions import approvals as approval_service
+    from portal.regions.decisions import apply_decision
 
     db = get_session()
     _region(region_code)
     form = DecisionForm()
     if not form.validate_on_submit():
         abort(400)
-    decision = request.form.get("decision")
-    try:
-        if decision == "approve":
-            approval_service.approve(
-                session=db,
-                region_code=region_code,
-                order_id=order_id,
-                account=current_account(),
-                reason=form.reason.data or None,
-            )
-            message = _("Commande n° %(id)d approuvée.", id=order_id)
-        elif decision == "reject":
-            approval_service.reject(
-                session=db,
-                region_code=region_code,
-                order_id=order_id,
-                account=current_account(),
-                reason=form.reason.data or "",
-            )
-            message = _("Commande n° %(id)d refusée ; le motif est transmis.", id=order_id)
-        else:
-            abort(400)
-    except LookupError:
-        db.rollback()
-        abort(404)
-    except approval_service.ApprovalError as problem:
-        db.rollback()
-        flash(str(problem), "error")
-    else:
-        db.commit()
-        flash(message, "success")
+    scope = dict(session=db, region_code=region_code, order_id=order_id, account=current_account())
+    apply_decision(
+        order_id,
+        request.form.get("decision"),
+        approve=partial(approval_service.approve, **scope, reason=form.reason.data or None),
+        reject=partial(approval_service.reject, **scope, reason=form.reason.data or ""),
+    )
     return redirect(url_for(".approvals", region_code=region_code))

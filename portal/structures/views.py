@@ -6,6 +6,8 @@ structure (see :mod:`portal.accounts.policy`), and to platform admins.
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -199,39 +201,20 @@ def remove_user(structure_id: int, mailbox_id: int, access_id: int):
 def decide(structure_id: int, order_id: int):
     """A manager approves or rejects (with a reason) an order placed from outside the
     structure's Pro Santé Connect activities."""
+    from portal.regions.decisions import apply_decision
     from portal.structures import approvals
 
     db = get_session()
     item = _structure(structure_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    decision = request.form.get("decision")
-    try:
-        if decision == "approve":
-            approvals.approve(
-                session=db, structure=item, order_id=order_id, account=current_account()
-            )
-            message = _("Commande n° %(id)d approuvée.", id=order_id)
-        elif decision == "reject":
-            approvals.reject(
-                session=db,
-                structure=item,
-                order_id=order_id,
-                account=current_account(),
-                reason=request.form.get("reason", "")[:1000],
-            )
-            message = _("Commande n° %(id)d refusée ; le motif est transmis.", id=order_id)
-        else:
-            abort(400)
-    except LookupError:
-        db.rollback()
-        abort(404)
-    except approvals.ApprovalError as problem:
-        db.rollback()
-        flash(str(problem), "error")
-    else:
-        db.commit()
-        flash(message, "success")
+    scope = dict(session=db, structure=item, order_id=order_id, account=current_account())
+    apply_decision(
+        order_id,
+        request.form.get("decision"),
+        approve=partial(approvals.approve, **scope),
+        reject=partial(approvals.reject, **scope, reason=request.form.get("reason", "")[:1000]),
+    )
     return redirect(url_for(".structure", structure_id=structure_id) + "#a-valider")
 
 

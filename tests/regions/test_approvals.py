@@ -158,3 +158,20 @@ def test_another_region_cannot_decide(client, db_session):
     assert db_session.get(Order, order.id).state == "awaiting_approval"
     sign_in_client(client, operator_admin)
     assert client.get("/espace-region/53/approbations").status_code == 403
+
+
+def test_a_decision_other_than_approve_or_reject_is_refused_and_changes_nothing(client, db_session):
+    offer, programme, admin = setup(db_session)
+    order = waiting_order(db_session, programme, offer, admin, 4)
+    db_session.commit()
+    sign_in_client(client, admin)
+    page = soup(client.get("/espace-region/53/approbations"))
+    token = page.select_one("input[name=csrf_token]")["value"]
+    for decision in ("", "cancel"):
+        response = client.post(
+            f"/espace-region/53/approbations/{order.id}",
+            data={"csrf_token": token, "decision": decision, "reason": "x"},
+        )
+        assert response.status_code == 400
+    db_session.expire_all()
+    assert db_session.get(Order, order.id).state == "awaiting_approval"
