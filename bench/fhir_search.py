@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+# The portal of this checkout (a worktree, an older commit), not the one installed in the venv.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 QUERIES = [
     "Practitioner?mailbox-mss=sophie.huet",
