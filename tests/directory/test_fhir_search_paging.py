@@ -98,16 +98,21 @@ def next_url(body):
     return links["next"].split("localhost", 1)[1] if "next" in links else None
 
 
-def test_a_large_result_has_no_total_and_pages_through_every_resource_once(
-    client, fifteen, costly_counts
-):
-    url = "/fhir/Practitioner?name=nombreux&_count=4"
+def page_through(client, url):
+    """Follow the next links from ``url``: the resource ids in order, and each page's total."""
     seen, totals = [], []
     while url:
         body = fhir_get(client, url)
         seen += ids_of(body)
         totals.append(body.get("total"))
         url = next_url(body)
+    return seen, totals
+
+
+def test_a_large_result_has_no_total_and_pages_through_every_resource_once(
+    client, fifteen, costly_counts
+):
+    seen, totals = page_through(client, "/fhir/Practitioner?name=nombreux&_count=4")
     assert seen == [f"8400000000{n:02d}" for n in range(15)]
     # Only the last page knows the total without counting.
     assert totals == [None, None, None, 15]
@@ -139,12 +144,7 @@ def test_small_results_keep_their_exact_total(client, fifteen):
 
 
 def test_practitioner_roles_page_in_order_of_their_practitioner(client, fifteen, costly_counts):
-    url = "/fhir/PractitionerRole?mailbox-mss=pro0&_count=3"
-    seen = []
-    while url:
-        body = fhir_get(client, url)
-        seen += ids_of(body)
-        url = next_url(body)
+    seen, _totals = page_through(client, "/fhir/PractitionerRole?mailbox-mss=pro0&_count=3")
     assert seen == [f"8400000000{n:02d}-0" for n in range(10)]
 
 
@@ -161,12 +161,7 @@ def test_the_total_is_given_up_to_the_cap(client, fifteen, monkeypatch, cap, row
 @pytest.mark.parametrize("total_mode", ["estimate", "accurate"])
 def test_contains_pages_through_every_role_once(client, fifteen, costly_counts, total_mode):
     url = f"/fhir/PractitionerRole?mailbox-mss:contains=NOMBREUX.mss&_count=5&_total={total_mode}"
-    seen, totals = [], []
-    while url:
-        body = fhir_get(client, url)
-        seen += ids_of(body)
-        totals.append(body.get("total"))
-        url = next_url(body)
+    seen, totals = page_through(client, url)
     assert seen == [
         "840000000000-0",
         "840000000000-1750000123",
