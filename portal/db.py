@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -94,7 +95,39 @@ def create_engine(url: str) -> Engine:
         # pysqlite opens transactions itself and breaks SAVEPOINT; let SQLAlchemy do it.
         sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = sa.create_engine(url, pool_size=5, max_overflow=10)
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection handed back less than this long ago is used without being checked first.
+RECENTLY_USED_SECONDS = 1.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Check that a pooled connection still works before using it, if it sat idle in the pool.
+
+    SQLAlchemy's ``pool_pre_ping`` checks every connection at every checkout: one more round
+    trip per transaction, which a worker pays for every job. A connection given back a moment
+    ago is almost always alive; if the server went away in that moment, the first statement
+    fails, SQLAlchemy discards the pool's connections, and the job is retried (a request
+    answers with the error page once).
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < RECENTLY_USED_SECONDS:
+            return  # a new connection, or one used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and opens a new one in its place.
+            raise sa.exc.DisconnectionError(f"connection lost while idle: {error}") from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
