@@ -99,6 +99,24 @@ def operator_of(session: Session, order: Order) -> Operator:
     return operator
 
 
+def _parties_of(
+    session: Session, order: Order
+) -> tuple[Operator, Professional | None, Account | None]:
+    """The order's operator, professional and account, in one query."""
+    row = session.exec(
+        select(Operator, Professional, Account)
+        .select_from(OfferRevision)
+        .join(Offer, Offer.id == OfferRevision.offer_id)
+        .join(Operator, Operator.id == Offer.operator_id)
+        .outerjoin(Professional, Professional.id == order.professional_id)
+        .outerjoin(Account, Account.id == order.account_id)
+        .where(OfferRevision.id == order.offer_revision_id)
+    ).first()
+    if row is None:
+        raise PermanentProvisioningError("operator_missing", "The offer's operator is unknown.")
+    return row[0], row[1], row[2]
+
+
 def lines_of(session: Session, order_id: int) -> list[OrderLine]:
     return list(
         session.exec(
@@ -116,15 +134,12 @@ def provision(session: Session, order_id: int, settings: Settings) -> None:
     if order is None or order.state != OrderState.PROVISIONING:
         return
     try:
-        operator = operator_of(session, order)
+        # Read once: the request to the operator and the directory entry both need the holder.
+        operator, professional, account = _parties_of(session, order)
         adapter = registry.adapter_for(operator, session=session, settings=settings)
     except PermanentProvisioningError as error:
         _needs_attention(session, order, error.message)
         return
-    # Read once: the request to the operator and the directory entry both need the holder.
-    professional = (
-        session.get(Professional, order.professional_id) if order.professional_id else None
-    )
     all_active = True
     mailboxes = []
     for line in lines_of(session, order.id):
@@ -175,7 +190,7 @@ def provision(session: Session, order_id: int, settings: Settings) -> None:
         all_active = all_active and mailbox.state == MailboxState.ACTIVE
     if all_active:
         try:
-            activate(session, order, mailboxes, settings, operator=operator)
+            activate(session, order, mailboxes, settings, operator=operator, account=account)
         except TransientJobError:
             # The directory did not answer: the operator's answer is kept (this transaction
             # commits) and the directory step is retried on its own with back-off.
@@ -393,12 +408,14 @@ def activate(
     settings: Settings,
     *,
     operator: Operator | None = None,
+    account: Account | None = None,
 ) -> None:
     """The order's mailboxes all exist at the operator: list them, activate the order, e-mail.
 
     The caller holds the order's lock. Raises TransientJobError, having changed nothing, when
     the directory does not answer; a permanent directory refusal moves the order to
-    ``needs_attention``, with nothing listed.
+    ``needs_attention``, with nothing listed. ``operator`` and ``account``: the order's, when
+    the caller has read them already.
     """
     # A refusal leaves nothing behind by itself for one mailbox published in our directory
     # only; several mailboxes (one refused after another was listed) or a remote directory
@@ -439,16 +456,21 @@ def activate(
         actor=SYSTEM,
         reason="Mailbox created at the operator and listed in the directory",
     )
-    _send_ready_email(session, order, mailboxes, operator or operator_of(session, order))
+    operator = operator or operator_of(session, order)
+    account = account or session.get(Account, order.account_id)
+    _send_ready_email(session, order, mailboxes, operator, account)
     if order.replaces_subscription_id:
         _keep_preferred_choice(session, order.replaces_subscription_id, mailboxes)
         _terminate_replaced(session, order.replaces_subscription_id)
 
 
 def _send_ready_email(
-    session: Session, order: Order, mailboxes: list[Mailbox], operator: Operator
+    session: Session,
+    order: Order,
+    mailboxes: list[Mailbox],
+    operator: Operator,
+    account: Account | None,
 ) -> None:
-    account = session.get(Account, order.account_id)
     to = order.contact_address(account)
     if account is None or not to:
         return  # the order page shows the same connection details

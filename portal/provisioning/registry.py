@@ -23,7 +23,7 @@ from portal.config import Settings
 from portal.provisioning.adapters.manual import KIND as MANUAL
 from portal.provisioning.adapters.manual import ManualProvisioningAdapter
 from portal.provisioning.adapters.standard import KIND as STANDARD
-from portal.provisioning.adapters.standard import StandardProvisioningAdapter
+from portal.provisioning.adapters.standard import StandardProvisioningAdapter, http_session_for
 from portal.provisioning.interfaces import PermanentProvisioningError, ProvisioningAdapter
 from portal.provisioning.secrets import decrypt_secret, derived_secret, encrypt_secret
 
@@ -119,7 +119,7 @@ def http_session(base_url: str, token: str) -> requests.Session:
             for old in sessions.values():
                 old.close()
             sessions.clear()
-        session = sessions[key] = requests.Session()
+        session = sessions[key] = http_session_for(base_url)
     return session
 
 

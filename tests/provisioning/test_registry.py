@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from portal.provisioning import registry
+from portal.provisioning.adapters.standard import http_session_for
 from tests.provisioning.helpers import sandbox_operator
 
 
@@ -37,3 +38,18 @@ def test_another_token_gets_another_http_session(db_session, settings, clean_san
     after = registry.adapter_for(operator, session=db_session, settings=settings)
     assert after.http is not before.http
     assert after.http.headers["Authorization"] == "Bearer another-token-0123456789"
+
+
+def test_an_operator_api_goes_through_the_proxy_the_environment_names(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "operateur-interne.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+
+    outside = http_session_for("https://api.operateur.example/v1")
+    inside = http_session_for("https://operateur-interne.example/v1")
+
+    assert outside.proxies["https"] == "http://proxy.example:3128"
+    assert outside.verify == "/etc/ssl/certs/ca-certificates.crt"
+    assert "https" not in inside.proxies
+    # Read once: later changes of the environment are not looked up at every call.
+    assert outside.trust_env is False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 from urllib.parse import quote
 
@@ -46,7 +47,7 @@ class StandardProvisioningAdapter:
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout_seconds
-        self.http = http or requests.Session()
+        self.http = http or http_session_for(self.base_url)
         self.http.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
 
     # --- the Protocol ----------------------------------------------------------------------
@@ -162,6 +163,22 @@ class StandardProvisioningAdapter:
                 f"the operator's answer to {method} {path} is not JSON"
             )
         return data
+
+
+def http_session_for(base_url: str) -> requests.Session:
+    """A ``requests`` session for one operator API, with what the environment says about it
+    (proxy, CA bundle) read once.
+
+    By default ``requests`` reads the proxy variables and looks for a ``.netrc`` file again at
+    every call; the bearer token is the only credential sent here.
+    """
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    session.verify = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    )
+    session.trust_env = False
+    return session
 
 
 def _json_object(response: requests.Response) -> dict[str, Any] | None:
