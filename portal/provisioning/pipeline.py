@@ -88,15 +88,7 @@ def line_idempotency_key(order: Order, line: OrderLine) -> str:
 
 
 def operator_of(session: Session, order: Order) -> Operator:
-    operator = session.exec(
-        select(Operator)
-        .join(Offer, Offer.operator_id == Operator.id)
-        .join(OfferRevision, OfferRevision.offer_id == Offer.id)
-        .where(OfferRevision.id == order.offer_revision_id)
-    ).first()
-    if operator is None:
-        raise PermanentProvisioningError("operator_missing", "The offer's operator is unknown.")
-    return operator
+    return _parties_of(session, order)[0]
 
 
 def _parties_of(

@@ -81,6 +81,14 @@ def _running(command: list[str], env: dict[str, str], marker: str) -> Iterator[L
                 errors.seek(0)
                 raise RuntimeError(f"{error}\n{errors.read()[-4000:]}") from None
             yield LiveProcess(url=url, process=process, output=lines)
+            if process.poll() is not None:
+                # It ended before the tests were done with it: say so, with its last words,
+                # rather than leave only "connection refused" in a browser test.
+                errors.seek(0)
+                raise RuntimeError(
+                    f"{marker!r} stopped by itself (exit code {process.returncode}) while tests "
+                    f"were using it:\n{errors.read()[-4000:]}"
+                )
         finally:
             process.terminate()
             try:
