@@ -18,7 +18,7 @@ from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel
 
-from portal.config import Settings
+from portal.config import PROJECT_ROOT, Settings
 
 # Named constraints keep migrations identical on SQLite (batch mode) and PostgreSQL.
 SQLModel.metadata.naming_convention = {
@@ -191,6 +191,27 @@ UNMODELLED_SCHEMA_PREFIXES = (
 def include_schema_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Alembic ``include_name`` hook: leave unmodelled objects out of model comparisons."""
     return not (name and name.startswith(UNMODELLED_SCHEMA_PREFIXES))
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why the database's schema is not the one this code expects (its Alembic head), in words;
+    None when it is."""
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini")))
+    expected = set(script.get_heads())
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current == expected:
+        return None
+    if not current:
+        return "it has no tables yet"
+    return (
+        f"it is at revision {', '.join(sorted(current))}; this code expects "
+        f"{', '.join(sorted(expected))}"
+    )
 
 
 def import_all_models() -> type[SQLModel]:

@@ -22,6 +22,7 @@ import os
 from werkzeug.serving import make_server
 
 from portal.app import create_app
+from portal.db import database, schema_problem
 
 HOST, PORT = "127.0.0.1", 5000
 
@@ -75,6 +76,13 @@ def main(argv: list[str] | None = None) -> None:
         # Operators' status callbacks and e-mailed links come back to this server.
         os.environ.setdefault("PUBLIC_URL", f"http://{HOST}:{args.port}")
     app = create_app()
+    problem = schema_problem(database(app).engine)
+    if problem:
+        # Every page would answer "Erreur inattendue": say what to do instead.
+        raise SystemExit(
+            f"The database is not ready ({problem}). Run `make migrate` "
+            "(alembic upgrade head), then start again."
+        )
     server = make_server(HOST, args.port, app, threaded=True)
     print(f"Portail des offres MSSanté: http://{HOST}:{server.port}/  (Ctrl+C to stop)", flush=True)
     try:

@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
-from portal.db import create_engine, import_all_models, include_schema_name
+from portal.db import create_engine, import_all_models, include_schema_name, schema_problem
 from tests.conftest import alembic_config, migrated_database_url
 
 
@@ -56,3 +57,46 @@ def test_an_unreachable_database_gives_one_clear_line():
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "Cannot migrate postgresql+psycopg://nobody@127.0.0.1:9/none" in result.stderr
+
+
+def test_a_database_behind_the_code_is_described_in_words(settings, tmp_path):
+    assert schema_problem(create_engine(settings.database_url)) is None
+
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    assert schema_problem(create_engine(empty)) == "it has no tables yet"
+
+    old = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    command.upgrade(alembic_config(old), "0001")
+    head = ScriptDirectory.from_config(alembic_config(old)).get_current_head()
+    assert schema_problem(create_engine(old)) == (
+        f"it is at revision 0001; this code expects {head}"
+    )
+
+
+def test_the_development_server_refuses_a_database_that_is_not_migrated(tmp_path):
+    import subprocess
+    import sys
+
+    from portal.config import PROJECT_ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "portal.devserver", "--port", "0"],
+        cwd=PROJECT_ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PORTAL_ENV": "development",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite3'}",
+            # Not started here: the test is about the portal itself.
+            "PSC_METADATA_URL": "http://127.0.0.1:9/.well-known/openid-configuration",
+            "OPERATOR_SANDBOX_URL": "http://127.0.0.1:9/v1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert (
+        "The database is not ready (it has no tables yet). Run `make migrate` "
+        "(alembic upgrade head), then start again."
+    ) in result.stderr
