@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -21,17 +22,14 @@ RUNNER = Path(__file__).with_name("localstripe_server.py")
 WEBHOOK_SECRET = "whsec_test_payments_portal"
 
 
-@pytest.fixture(scope="session")
-def localstripe_url() -> Iterator[str]:
+@contextlib.contextmanager
+def running_localstripe() -> Iterator[str]:
+    """A localstripe server on a free loopback port, stopped on exit; yields its URL."""
     process = subprocess.Popen(
-        [sys.executable, str(RUNNER)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        [sys.executable, str(RUNNER)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     try:
-        port = int(process.stdout.readline())  # type: ignore[union-attr]
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{int(process.stdout.readline())}"  # type: ignore[union-attr]
         deadline = time.monotonic() + 15
         while True:
             try:
@@ -45,6 +43,12 @@ def localstripe_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def localstripe_url() -> Iterator[str]:
+    with running_localstripe() as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,29 +15,7 @@ from portal.app import create_app
 from portal.config import Settings
 from portal.payments.views import HANDLED_EVENTS
 from tests.accounts.live import prepared_database
-from tests.payments.conftest import RUNNER, WEBHOOK_SECRET
-
-
-@contextlib.contextmanager
-def running_localstripe() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, str(RUNNER)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        url = f"http://127.0.0.1:{int(process.stdout.readline())}"  # type: ignore[union-attr]
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                requests.get(f"{url}/js.stripe.com/v3/", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+from tests.payments.conftest import WEBHOOK_SECRET, running_localstripe
 
 
 @dataclass
