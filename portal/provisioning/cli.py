@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from portal.db import session_scope
+from portal.db import database, schema_problem, session_scope
 
 
 @click.command("operator-sandbox")
@@ -86,6 +86,12 @@ def worker_command(
         raise click.ClickException(
             "REDIS_URL is not set: without Redis, jobs run inside the web process. "
             "Set REDIS_URL to run separate workers."
+        )
+    problem = schema_problem(database().engine)
+    if problem:
+        raise click.ClickException(
+            f"The database is not ready ({problem}). Run `alembic upgrade head`, then start "
+            "the worker again."
         )
     run_worker(
         current_app._get_current_object(),

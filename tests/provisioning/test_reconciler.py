@@ -7,6 +7,8 @@ import datetime as dt
 from sqlmodel import select
 
 from portal import queue
+from portal.app import create_app
+from portal.config import Settings
 from portal.db import utcnow
 from portal.mail import queue_email
 from portal.mail.models import OutboxMessage
@@ -100,3 +102,18 @@ def test_the_worker_command_explains_that_it_needs_redis(app, settings, monkeypa
     result = app.test_cli_runner().invoke(args=["worker", "--burst"])
     assert result.exit_code != 0
     assert "REDIS_URL is not set" in result.output
+
+
+def test_the_worker_command_refuses_a_database_behind_the_code(tmp_path):
+    settings = Settings(
+        portal_env="test",
+        database_url=f"sqlite:///{tmp_path / 'new.sqlite3'}",
+        redis_url="redis://127.0.0.1:9/0",  # not reached: the database is checked first
+        instance_dir=tmp_path,
+    ).with_overrides()
+    result = create_app(settings).test_cli_runner().invoke(args=["worker", "--burst"])
+    assert result.exit_code != 0
+    assert (
+        "The database is not ready (it has no tables yet). Run `alembic upgrade head`, then "
+        "start the worker again."
+    ) in " ".join(result.output.split())
