@@ -448,8 +448,8 @@ def activate(
         actor=SYSTEM,
         reason="Mailbox created at the operator and listed in the directory",
     )
-    operator = operator or operator_of(session, order)
-    account = account or session.get(Account, order.account_id)
+    if operator is None or account is None:
+        operator, _professional, account = _parties_of(session, order)
     _send_ready_email(session, order, mailboxes, operator, account)
     if order.replaces_subscription_id:
         _keep_preferred_choice(session, order.replaces_subscription_id, mailboxes)
