@@ -19,11 +19,15 @@ Then it times, with the same two workers:
 2. N no-op jobs through the same job wrapper (``portal.queue.run_job``);
 3. N *floor* jobs (:func:`floor_order`): only the input/output an order cannot do without.
 
+With ``--sql-sketch``, between 1 and 2: N more orders whose creation job and e-mail are the
+SQL-text sketch of ``bench/sql_sketch.py`` (decision 0006, option 1), submitted by the portal,
+then N more with the submission in SQL text too.
+
 It prints orders per second, no-op jobs per second and their ratio, the floor's ratio (what no
 implementation of the pipeline can beat with these services on this machine), and the CPU time
 each process used per job in each phase. Usage::
 
-    .venv/bin/python bench/provisioning.py [--orders 1000] [--workers 2] [--fork]
+    .venv/bin/python bench/provisioning.py [--orders 1000] [--workers 2] [--fork] [--sql-sketch]
 """
 
 from __future__ import annotations
@@ -53,7 +57,25 @@ def noop() -> None:
     """The no-op job of the comparison."""
 
 
-_floor_adapter = None
+_reference_adapter = None
+
+
+def reference_adapter():
+    """This worker's adapter for the reference operator (made once, for the bench's own jobs)."""
+    from flask import current_app
+
+    from portal.provisioning.adapters.standard import StandardProvisioningAdapter
+    from portal.provisioning.registry import SANDBOX_TOKEN_PURPOSE
+    from portal.provisioning.secrets import derived_secret
+
+    global _reference_adapter
+    if _reference_adapter is None:
+        settings = current_app.config["PORTAL_SETTINGS"]
+        _reference_adapter = StandardProvisioningAdapter(
+            base_url=settings.operator_sandbox_url,
+            token=derived_secret(settings.secret_key, SANDBOX_TOKEN_PURPOSE),
+        )
+    return _reference_adapter
 
 
 def floor_order(n: int) -> None:
@@ -69,21 +91,12 @@ def floor_order(n: int) -> None:
 
     from portal.db import database
     from portal.mail.services import deliver_smtp
-    from portal.provisioning.adapters.standard import StandardProvisioningAdapter
     from portal.provisioning.interfaces import Holder, MailboxRequest
-    from portal.provisioning.registry import SANDBOX_TOKEN_PURPOSE
-    from portal.provisioning.secrets import derived_secret
 
-    global _floor_adapter
     settings = current_app.config["PORTAL_SETTINGS"]
-    if _floor_adapter is None:
-        _floor_adapter = StandardProvisioningAdapter(
-            base_url=settings.operator_sandbox_url,
-            token=derived_secret(settings.secret_key, SANDBOX_TOKEN_PURPOSE),
-        )
     address = f"plancher.{n}@bench.mssante.fr"
     holder = Holder(idnps=f"8{30000000000 + n}", first_name="Plancher", last_name=f"N{n}")
-    remote = _floor_adapter.create_mailbox(
+    remote = reference_adapter().create_mailbox(
         MailboxRequest(address=address, mailbox_type="PER", holder=holder), f"bench-floor-{n:08d}"
     )
     with database().engine.begin() as connection:
@@ -130,6 +143,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--fork", action="store_true", help="workers fork a work horse per job (worker --fork)"
+    )
+    parser.add_argument(
+        "--sql-sketch",
+        action="store_true",
+        help="also time orders through bench/sql_sketch.py (decision 0006, option 1)",
     )
     args = parser.parse_args()
     worker_command = ["worker", "--no-scheduler", *(["--fork"] if args.fork else [])]
@@ -191,7 +209,21 @@ def main() -> None:
             for _ in range(args.workers)
         ]  # fmt: skip
         meters = CpuMeters(processes, database_url)
-        orders_per_second = run_orders(args.orders, meters)
+        pipeline_orders = make_orders(args.orders)
+        orders_per_second = run_orders(pipeline_orders, meters, "orders")
+        sketches = {}
+        if args.sql_sketch:
+            from bench import sql_sketch
+
+            first = args.orders
+            for name, submit in (
+                ("SQL-text jobs", sql_sketch.submit_to_sketch),
+                ("SQL-text jobs and submissions", sql_sketch.submit_in_sql),
+            ):
+                order_ids = make_orders(args.orders, first=first)
+                sketches[name] = run_orders(order_ids, meters, name, submit)
+                check_same_rows(pipeline_orders[0], order_ids[0], first)
+                first += args.orders
         noop_per_second = run_jobs("bench.provisioning:noop", args.orders, meters, "no-op jobs")
         floor_per_second = run_jobs(
             "bench.provisioning:floor_order", args.orders, meters, "floor jobs"
@@ -214,7 +246,12 @@ def main() -> None:
     print(f"ratio orders/s : no-op jobs/s = {orders_per_second / noop_per_second:.3f}")
     print(f"floor jobs/s (operator call, one statement, one e-mail): {floor_per_second:.1f}")
     print(f"ratio floor jobs/s : no-op jobs/s = {floor_per_second / noop_per_second:.3f}")
-    print(f"e-mails received by the SMTP sink: {Sink.received} (orders and floor jobs)")
+    for name, per_second in sketches.items():
+        print(f"sketch, orders with {name} (bench/sql_sketch.py): {per_second:.1f}/s, ratio "
+              f"{per_second / noop_per_second:.3f}")  # fmt: skip
+    if sketches:
+        print("sketch rows: the same as the pipeline's (compared on one order of each phase)")
+    print(f"e-mails received by the SMTP sink: {Sink.received} (every phase but the no-op jobs)")
     meters.report(args.orders)
 
 
@@ -276,23 +313,20 @@ class CpuMeters:
             print(f"  {name:<30} {figures}")
 
 
-def run_orders(count: int, meters: CpuMeters) -> float:
-    import sqlalchemy as sa
-    from sqlmodel import select
-
+def make_orders(count: int, *, first: int = 0) -> list[int]:
+    """``count`` submitted orders, each for its own professional, on a free offer of an operator
+    of their own (``first``: the number of the first, so that each phase has new people)."""
     from portal.accounts.models import Account, Professional
     from portal.app import create_app
     from portal.catalogue.models import Offer, OfferRevision, Operator
     from portal.db import session_scope
-    from portal.mail.models import OutboxMessage
-    from portal.provisioning.pipeline import start_provisioning
     from portal.subscriptions import states
     from portal.subscriptions.models import Order, OrderLine, OrderState
 
-    app = create_app()
-    with app.app_context(), session_scope() as session:
+    order_ids = []
+    with create_app().app_context(), session_scope() as session:
         operator = Operator(
-            slug="bench-operator",
+            slug=f"bench-operator-{first}",
             name="Bench operator",
             kind="commercial",
             mail_domains=["bench.mssante.fr"],
@@ -301,7 +335,7 @@ def run_orders(count: int, meters: CpuMeters) -> float:
         )
         session.add(operator)
         session.flush()
-        offer = Offer(slug="bench-offer", name="Bench offer", operator_id=operator.id,
+        offer = Offer(slug=f"bench-offer-{first}", name="Bench offer", operator_id=operator.id,
                       mailbox_types=["PER"], status="published")  # fmt: skip
         session.add(offer)
         session.flush()
@@ -309,7 +343,7 @@ def run_orders(count: int, meters: CpuMeters) -> float:
         session.add(revision)
         session.flush()
         offer.current_revision_id = revision.id
-        for n in range(count):
+        for n in range(first, first + count):
             rpps = f"{20000000000 + n}"
             professional = Professional(idnps=f"8{rpps}", rpps=rpps, first_name="Banc",
                                         last_name=f"Essai{n}", profession_code="10")  # fmt: skip
@@ -326,8 +360,33 @@ def run_orders(count: int, meters: CpuMeters) -> float:
             session.add(OrderLine(order_id=order.id, mailbox_type="PER",
                                   address=f"banc.essai{n}@bench.mssante.fr"))  # fmt: skip
             states.transition(session, order, OrderState.SUBMITTED, actor="bench")
-    with app.app_context(), session_scope() as session:
-        order_ids = list(session.exec(select(Order.id).where(Order.state == OrderState.SUBMITTED)))
+            order_ids.append(order.id)
+    return order_ids
+
+
+def submit_to_pipeline(session, order_id: int) -> None:
+    """A submission as the portal makes it: the order moves on, its creation job is queued."""
+    from portal.provisioning.pipeline import start_provisioning
+    from portal.subscriptions.models import Order
+
+    start_provisioning(session, session.get(Order, order_id), actor="bench")
+
+
+def run_orders(order_ids: list[int], meters: CpuMeters, phase: str, submit=submit_to_pipeline):
+    """Submit the orders one transaction each and time them until all are active and e-mailed."""
+    import sqlalchemy as sa
+
+    from portal.app import create_app
+    from portal.db import session_scope
+    from portal.mail.models import OutboxMessage
+    from portal.subscriptions.models import Order, OrderState
+
+    def count(model, condition) -> int:
+        return session.scalar(sa.select(sa.func.count()).select_from(model).where(condition))
+
+    with create_app().app_context(), session_scope() as session:
+        active_before = count(Order, Order.state == OrderState.ACTIVE)
+        sent_before = count(OutboxMessage, OutboxMessage.status == "sent")
         session.commit()
         meters.start()
         started = time.monotonic()
@@ -335,36 +394,40 @@ def run_orders(count: int, meters: CpuMeters) -> float:
             # One transaction per order, as when people submit them one by one: each job is
             # handed to Redis when its order commits, so the workers start at once.
             with session_scope() as submission:
-                order = submission.get(Order, order_id)
-                start_provisioning(submission, order, actor="bench")
+                submit(submission, order_id)
         deadline = started + 1800
         while time.monotonic() < deadline:
-            active = session.scalar(
-                sa.select(sa.func.count())
-                .select_from(Order)
-                .where(Order.state == OrderState.ACTIVE)
-            )
-            sent = session.scalar(
-                sa.select(sa.func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.status == "sent")
-            )
-            stuck = session.scalar(
-                sa.select(sa.func.count())
-                .select_from(Order)
-                .where(Order.state == OrderState.NEEDS_ATTENTION)
-            )
+            active = count(Order, Order.state == OrderState.ACTIVE) - active_before
+            sent = count(OutboxMessage, OutboxMessage.status == "sent") - sent_before
+            stuck = count(Order, Order.state == OrderState.NEEDS_ATTENTION)
             if stuck:
                 raise SystemExit(f"{stuck} orders need attention: see the workers' log")
-            if active == count and sent == count:
+            if active == len(order_ids) and sent == len(order_ids):
                 break
             session.rollback()
             time.sleep(0.05)
         else:
-            raise SystemExit(f"only {active} orders active after 30 minutes")
+            raise SystemExit(f"{phase}: only {active} orders active after 30 minutes")
         elapsed = time.monotonic() - started
-        meters.stop("orders", elapsed)
-    return count / elapsed
+        meters.stop(phase, elapsed)
+    return len(order_ids) / elapsed
+
+
+def check_same_rows(pipeline_order: int, sketch_order: int, sketch_person: int) -> None:
+    """Stop the bench unless a sketch order wrote the rows the pipeline wrote for its first
+    order (ids, times and the person's own number aside)."""
+    from bench.sql_sketch import rows_of
+    from portal.app import create_app
+    from portal.db import session_scope
+
+    with create_app().app_context(), session_scope() as session:
+        expected = rows_of(session, pipeline_order, 0)
+        written = rows_of(session, sketch_order, sketch_person)
+    differences = [table for table in expected if expected[table] != written[table]]
+    if differences:
+        for table in differences:
+            print(f"{table}:\n  pipeline {expected[table]}\n  sketch   {written[table]}")
+        raise SystemExit(f"the sketch's rows differ from the pipeline's in {differences}")
 
 
 def run_jobs(function: str, count: int, meters: CpuMeters, phase: str) -> float:
