@@ -6,6 +6,7 @@ import email
 import socket
 import time
 from email import policy
+from email.utils import parseaddr
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -141,9 +142,15 @@ def test_with_mail_url_the_message_goes_through_smtp(outbox, app, settings, monk
     finally:
         controller.stop()
     assert [m.rcpt_tos for m in inbox.messages] == [["marie.curie@example.org"]]
-    received = email.message_from_bytes(inbox.messages[0].content, policy=policy.default)
+    raw = inbox.messages[0].content
+    received = email.message_from_bytes(raw, policy=policy.default)
     assert received["Subject"].startswith("Votre boîte aux lettres MSSanté")
     message = outbox.get(OutboxMessage, message.id)
+    # Accented subject and sender name travel as RFC 2047 encoded words: the header block is
+    # ASCII, and a mail client reads them back exactly.
+    assert raw.split(b"\r\n\r\n", 1)[0].isascii()
+    assert received["Subject"] == message.subject
+    assert received["From"].addresses[0].display_name == parseaddr(settings.mail_from)[0]
     assert message.status == "sent"
     assert not list(tmp_path.glob("mail/*.eml"))
 
