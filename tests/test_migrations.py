@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from portal.db import create_engine, import_all_models, include_schema_name, schema_problem
-from tests.conftest import alembic_config, migrated_database_url
+from portal.db import create_engine, schema_problem
+from tests.conftest import alembic_config, migrated_database_url, schema_differences
 
 
 def _differences(url: str) -> list:
     engine = create_engine(url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "include_name": include_schema_name}
-        )
-        diff = compare_metadata(context, import_all_models().metadata)
+        diff = schema_differences(connection)
     engine.dispose()
     return diff
 

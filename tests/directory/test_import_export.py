@@ -15,7 +15,7 @@ from portal.directory.extraction import FIELDS, Layout, LineRejected, clean_line
 from portal.directory.importer import ImportAborted, export_extraction, import_extraction
 from portal.directory.indexing import LineIndexer, index_values, typo_terms
 from portal.directory.models import DirectoryEntry, DirectoryTerm
-from tests.conftest import migrated_database_url
+from tests.conftest import migrated_database_url, schema_differences
 from tests.directory.extraction_lines import HEADER, line, org, per
 
 GOOD_PER = per("marie.dupont@medecin.mssante.fr", "10000000001", "Dupont", "Marie")
@@ -338,20 +338,13 @@ def test_cli_import_and_export(app, empty_directory, tmp_path, monkeypatch):
 
 
 def test_schema_search_index_and_ids_survive_the_swap(empty_directory, tmp_path):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from portal.db import import_all_models, include_schema_name
     from portal.directory.search import SearchFilters, search_directory
 
     path = fixture_file(tmp_path / "extraction.txt")
     import_extraction(empty_directory, path, max_rejected_ratio=1)
     import_extraction(empty_directory, path, max_rejected_ratio=1)
     with empty_directory.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "include_name": include_schema_name}
-        )
-        assert compare_metadata(context, import_all_models().metadata) == []
+        assert schema_differences(connection) == []
         if connection.dialect.name == "postgresql":
             names = {
                 row[0]
