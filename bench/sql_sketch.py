@@ -26,6 +26,7 @@ from flask import current_app
 from psycopg.types.json import Json
 from sqlmodel import Session
 
+from portal.config import Settings
 from portal.db import session_scope
 from portal.directory.indexing import index_values, typo_terms
 from portal.mail.services import build_email, deliver_smtp, render_email
@@ -159,9 +160,11 @@ def sketch_order(order_id: int) -> None:
     with session_scope() as session:
         cursor = _cursor(session)
         cursor.execute(READ, {"order_id": order_id})
-        columns = [column.name for column in cursor.description]
-        order = dict(zip(columns, cursor.fetchone() or (), strict=True))
-        if order.get("state") != OrderState.PROVISIONING:
+        row = cursor.fetchone()
+        if row is None:
+            return
+        order = dict(zip([column.name for column in cursor.description], row, strict=True))
+        if order["state"] != OrderState.PROVISIONING:
             return
         if (order["lines"], order["mailbox_type"], order["listed"]) != (1, "PER", None) or (
             order["idnps"] is None or order["structure_id"] or order["replaces_subscription_id"]
@@ -248,7 +251,9 @@ def _directory_entry(order: dict[str, Any], mailbox_id: int, now: dt.datetime) -
     return entry
 
 
-def _email_context(order: dict[str, Any], connection: dict[str, Any], settings) -> dict:
+def _email_context(
+    order: dict[str, Any], connection: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
     return {
         "holder_name": order["display_name"],
         "address": order["address"],
