@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from babel.dates import format_date
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlmodel import Session, select
 
 from portal.accounts.models import Account, Professional, Structure
@@ -123,7 +124,12 @@ def order_form(session: Session, order: Order, *, locale: str) -> OrderForm:
         form_lines.append(FormLine(_("Frais de mise en service"), mailboxes, setup))
     if subsidy_period or subsidy_setup:
         label = (
-            _("Prise en charge régionale (%(months)s mois)", months=subsidy_months)
+            ngettext(
+                "Prise en charge régionale (%(months)s mois)",
+                "Prise en charge régionale (%(months)s mois)",
+                subsidy_months,
+                months=subsidy_months,
+            )
             if subsidy_months
             else _("Prise en charge régionale")
         )
@@ -245,7 +251,16 @@ def order_form_pdf(form: OrderForm) -> bytes:
         ),
     ]
     if form.commitment_months:
-        story.append(para(_("Engagement minimal : %(months)s mois", months=form.commitment_months)))
+        story.append(
+            para(
+                ngettext(
+                    "Engagement minimal : %(months)s mois",
+                    "Engagement minimal : %(months)s mois",
+                    form.commitment_months,
+                    months=form.commitment_months,
+                )
+            )
+        )
     story += [Spacer(1, 4 * mm), para(_("Montants de la première période"), "Heading2")]
     rows = [[_("Désignation"), _("Quantité"), _("Prix unitaire HT"), _("Total HT")]]
     rows += [

@@ -8,6 +8,7 @@ from functools import partial
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlmodel import select
 from wtforms.fields.choices import SelectChoice
@@ -485,10 +486,13 @@ def bulk_order(region_code: str, upload_id: int):
     if result.created:
         flash(
             _(
-                "%(orders)d commandes créées pour %(mailboxes)d boîtes aux lettres. Elles "
-                "apparaissent dans le tableau de bord.",
-                orders=result.created,
-                mailboxes=result.mailboxes,
+                "%(orders)s pour %(mailboxes)s. Le tableau de bord en suit l’avancement.",
+                orders=ngettext(
+                    "%(num)d commande créée", "%(num)d commandes créées", result.created
+                ),
+                mailboxes=ngettext(
+                    "%(num)d boîte aux lettres", "%(num)d boîtes aux lettres", result.mailboxes
+                ),
             ),
             "success",
         )

@@ -150,3 +150,18 @@ def test_a_professional_manages_the_structures_of_their_activities(app_context, 
     assert can_manage_structure(db_session, delegate, elsewhere.id)
     assert not can_manage_structure(db_session, delegate, pharmacy_id)
     assert not can_manage_structure(db_session, None, pharmacy_id)
+
+
+def test_a_region_s_perimeter_is_counted_in_words_that_agree(app, db_session, people):
+    client = app.test_client()
+    sign_in_client(client, people["platform"])
+
+    def perimeter(code: str) -> str:
+        html = BeautifulSoup(
+            client.get(f"/espace-region/{code}/").get_data(as_text=True), "html.parser"
+        )
+        return html.select_one("#perimetre").get_text(" ", strip=True)
+
+    # Guadeloupe is a region of one département; Auvergne-Rhône-Alpes has twelve.
+    assert perimeter("01").startswith("Région Guadeloupe (code 01) : 1 département, ")
+    assert perimeter("84").startswith("Région Auvergne-Rhône-Alpes (code 84) : 12 départements, ")

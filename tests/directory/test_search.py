@@ -316,6 +316,23 @@ def test_results_are_capped_and_the_page_asks_to_refine(
     assert body["capped"] is True and body["total"] == 2 and len(body["results"]) == 2
 
 
+def test_the_count_follows_each_language_s_plural_rule(client, db_session, dupon_family):
+    def count(query: str) -> str:
+        return (
+            soup(client.get(f"/annuaire?{query}"))
+            .find("h2", id="results-title")
+            .get_text(strip=True)
+        )
+
+    # French puts 0 and 1 in the singular, English only 1.
+    assert [count("q=zzzyx"), count("q=carla"), count("q=dupo")] == [
+        "0 résultat",
+        "1 résultat",
+        "4 résultats",
+    ]
+    assert [count("q=zzzyx&lang=en"), count("q=carla&lang=en")] == ["0 results", "1 result"]
+
+
 def test_uncapped_page_says_nothing_about_refining(client, db_session, dupon_family):
     html = soup(client.get("/annuaire?q=dupo"))
     assert html.find("h2", id="results-title").get_text(strip=True) == "4 résultats"

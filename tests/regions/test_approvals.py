@@ -78,6 +78,7 @@ def test_region_approves_one_order_and_rejects_another_with_a_reason(client, db_
     sign_in_client(client, admin)
 
     page = soup(client.get("/espace-region/53/approbations"))
+    assert "2 commandes attendent votre décision." in page.get_text(" ", strip=True)
     cards = page.select("[data-order]")
     assert [int(c["data-order"]) for c in cards] == [first.id, second.id]
     assert "Pharmacie en attente 1" in cards[0].get_text()
@@ -94,6 +95,8 @@ def test_region_approves_one_order_and_rejects_another_with_a_reason(client, db_
         .order_by(OrderEvent.id)
     ).all()
     assert events[0] == ("approved", f"staff:{admin.id}")
+    text = soup(client.get("/espace-region/53/approbations")).get_text(" ", strip=True)
+    assert "1 commande attend votre décision. Approuvée, elle suit son cours" in text
 
     # A refusal needs a reason the person can read.
     response = client.post(

@@ -87,6 +87,7 @@ def test_region_bulk_orders_300_pharmacies_once(client, db_session):
     assert figure(report, "lines") == "300"
     assert figure(report, "invalid") == "5"
     assert figure(report, "to-order") == "295"
+    assert "À commander : 295 structures, 590 boîtes aux lettres" in report.get_text()
     assert sorted(
         int(tr["data-line"]) for tr in report.select("[data-testid=invalid-lines] tr[data-line]")
     ) == sorted(BAD)
