@@ -19,21 +19,23 @@ indexing functions and the same templates, in six statements instead of twenty:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from typing import Any
 
 from flask import current_app
 from psycopg.types.json import Json
 from sqlmodel import Session
 
-from portal.config import Settings
+from portal.accounts.models import Professional
+from portal.catalogue.models import Operator
 from portal.db import session_scope
 from portal.directory.indexing import index_values, typo_terms
+from portal.directory.writes import practitioner_holder
 from portal.mail.services import build_email, deliver_smtp, render_email
 from portal.provisioning.interfaces import Holder, MailboxRequest, RemoteStatus
+from portal.provisioning.pipeline import line_idempotency_key, ready_email_context
 from portal.queue import enqueue
 from portal.subscriptions import states
-from portal.subscriptions.models import OrderState
+from portal.subscriptions.models import Order, OrderLine, OrderState
 
 # The transitions these statements write, checked against the state machine at import.
 states.check_path(OrderState.SUBMITTED, [OrderState.PROVISIONING, OrderState.ACTIVE])
@@ -79,6 +81,10 @@ RETURNING mailbox_id
 """
 
 
+_PROFESSIONAL_COLUMNS = (
+    "idnps", "rpps", "civility", "first_name", "last_name", "profession_code", "category_code",
+    "savoir_faire_code",
+)  # fmt: skip
 # The directory entry's columns that the publisher fills for a new PER mailbox.
 ENTRY_COLUMNS = (
     "address", "mailbox_type", "idnps", "pp_id_type", "pp_id", "civility", "last_name",
@@ -175,8 +181,11 @@ def sketch_order(order_id: int) -> None:
         mailbox_id = cursor.fetchone()[0]
         if mailbox_id is None:
             raise RuntimeError(f"{order['address']} is taken")
-        digest = hashlib.sha256(f"{order['idempotency_key']}:{order['position']}".encode())
-        key = f"mssportal-{digest.hexdigest()[:40]}"
+        # The portal's own rules, on unsaved objects holding what the read returned.
+        key = line_idempotency_key(
+            Order(idempotency_key=order["idempotency_key"]), OrderLine(position=order["position"])
+        )
+        professional = Professional(**{name: order[name] for name in _PROFESSIONAL_COLUMNS})
         holder = Holder(
             idnps=order["idnps"],
             first_name=order["first_name"],
@@ -195,9 +204,15 @@ def sketch_order(order_id: int) -> None:
             raise RuntimeError(f"the operator answered {remote.status} for order {order_id}")
         started, now = now, _now()
         connection = {name: value for name, value in vars(remote.connection).items() if value}
-        entry = _directory_entry(order, mailbox_id, now)
+        entry = _directory_entry(professional, order["address"], mailbox_id, now)
         to = order["contact_email"] or order["account_email"]
-        context = _email_context(order, connection, settings)
+        context = ready_email_context(
+            holder_name=order["display_name"],
+            address=order["address"],
+            operator=Operator(name=order["operator_name"], support_hours=order["support_hours"]),
+            connection=connection,
+            order_url=f"{settings.public_url.rstrip('/')}/commandes/{order_id}",
+        )
         subject, text, html = render_email("mailbox_ready", context, order["locale"])
         cursor.execute(
             ACTIVATE,
@@ -225,20 +240,14 @@ def sketch_order(order_id: int) -> None:
             enqueue(sketch_send, message[0], queue="mail", session=session, follow_up=True)
 
 
-def _directory_entry(order: dict[str, Any], mailbox_id: int, now: dt.datetime) -> dict[str, Any]:
+def _directory_entry(
+    professional: Professional, address: str, mailbox_id: int, now: dt.datetime
+) -> dict[str, Any]:
     """The columns the publisher writes for a new PER mailbox of a known professional."""
     entry = {
-        "address": order["address"],
+        **practitioner_holder(professional).values,
+        "address": address,
         "mailbox_type": "PER",
-        "idnps": order["idnps"],
-        "pp_id_type": order["idnps"][:1],
-        "pp_id": order["rpps"] or order["idnps"][1:],
-        "civility": order["civility"],
-        "last_name": order["last_name"],
-        "first_name": order["first_name"],
-        "profession_code": order["profession_code"],
-        "category_code": order["category_code"],
-        "savoir_faire_code": order["savoir_faire_code"],
         "liste_rouge": False,
         "preferred": False,
     }
@@ -249,23 +258,6 @@ def _directory_entry(order: dict[str, Any], mailbox_id: int, now: dt.datetime) -
             f"the entry's columns changed: {sorted(set(entry) ^ set(ENTRY_COLUMNS))}"
         )
     return entry
-
-
-def _email_context(
-    order: dict[str, Any], connection: dict[str, Any], settings: Settings
-) -> dict[str, Any]:
-    return {
-        "holder_name": order["display_name"],
-        "address": order["address"],
-        "operator_name": order["operator_name"],
-        "webmail_url": connection.get("webmail_url"),
-        "imap_host": connection.get("imap_host"),
-        "imap_port": connection.get("imap_port"),
-        "smtp_host": connection.get("smtp_host"),
-        "smtp_port": connection.get("smtp_port"),
-        "order_url": f"{settings.public_url.rstrip('/')}/commandes/{order['order_id']}",
-        "support_hours": order["support_hours"] or None,
-    }
 
 
 class _Outbox:

@@ -467,26 +467,43 @@ def _send_ready_email(
     if account is None or not to:
         return  # the order page shows the same connection details
     for mailbox in mailboxes:
-        connection = mailbox.connection or {}
         queue_email(
             session,
             to=to,
             template="mailbox_ready",
-            context={
-                "holder_name": account.display_name,
-                "address": mailbox.address,
-                "operator_name": operator.name,
-                "webmail_url": connection.get("webmail_url"),
-                "imap_host": connection.get("imap_host"),
-                "imap_port": connection.get("imap_port"),
-                "smtp_host": connection.get("smtp_host"),
-                "smtp_port": connection.get("smtp_port"),
-                "order_url": _order_url(order),
-                "support_hours": operator.support_hours or None,
-            },
+            context=ready_email_context(
+                holder_name=account.display_name,
+                address=mailbox.address,
+                operator=operator,
+                connection=mailbox.connection or {},
+                order_url=_order_url(order),
+            ),
             locale=order.locale,
             dedup_key=f"mailbox-ready:{mailbox.id}",
         )
+
+
+def ready_email_context(
+    *,
+    holder_name: str,
+    address: str,
+    operator: Operator,
+    connection: dict[str, object],
+    order_url: str,
+) -> dict[str, object]:
+    """What the "mailbox ready" e-mail says: the address, where and how to connect."""
+    return {
+        "holder_name": holder_name,
+        "address": address,
+        "operator_name": operator.name,
+        "webmail_url": connection.get("webmail_url"),
+        "imap_host": connection.get("imap_host"),
+        "imap_port": connection.get("imap_port"),
+        "smtp_host": connection.get("smtp_host"),
+        "smtp_port": connection.get("smtp_port"),
+        "order_url": order_url,
+        "support_hours": operator.support_hours or None,
+    }
 
 
 def _order_url(order: Order) -> str:
